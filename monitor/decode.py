@@ -1,0 +1,279 @@
+"""Decode a batch of raw messages (CONTRACT §1) into columns; reject bad ones per message, with a reason.
+
+The fast path decodes the whole batch as one JSON array with msgspec into typed structs whose
+feature fields are the configured models' feature names, so no per-event dict is built. When that
+fails (one bad message spoils the array) every message is decoded on its own, and each bad one is
+rejected with its reason while the good ones go on. Values that standard JSON forbids but Python's
+``json`` writes (``NaN``, ``Infinity``) are accepted through a slower fallback: they are missing
+values, which are data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, Mapping, Sequence
+
+import msgspec
+import numpy as np
+
+PREDICTIONS, FEATURES, LABELS, MIXED = "predictions", "features", "labels", "mixed"
+KINDS = (PREDICTIONS, FEATURES, LABELS, MIXED)
+REASONS = ("not_json", "not_object", "bad_type", "missing_field", "bad_timestamp", "unknown_model", "oversized")
+"""Every reason a message can be rejected for (the ``reason`` label of driftd_events_rejected_total)."""
+
+CONTRACT_FIELDS = ("model", "model_version", "prediction_id", "timestamp", "features", "prediction", "label")
+_REQUIRED = {PREDICTIONS: ("model", "timestamp", "prediction"), FEATURES: ("model", "timestamp"),
+             LABELS: ("model", "prediction_id", "timestamp", "label"), MIXED: ("model", "timestamp")}
+_UNSET = msgspec.UNSET
+_Value = float | str | bool | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One unusable message: its position in the batch, the reason (one of REASONS) and a detail line."""
+
+    index: int
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Records:
+    """The accepted messages of one batch, as columns in batch order.
+
+    ``index`` maps each accepted row back to its position in the input batch. ``kind`` is per row
+    (predictions, features or labels): a mixed replay file holds all three. Feature columns hold
+    the raw decoded values (numbers, strings, bools or None) per configured feature name.
+    """
+
+    index: np.ndarray
+    kind: np.ndarray
+    model: np.ndarray
+    timestamp: np.ndarray
+    prediction_id: list[str | None]
+    model_version: list[str | None]
+    features: dict[str, list[Any]]
+    prediction: list[Any]
+    label: list[Any]
+    extra_features: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def take(self, rows: np.ndarray) -> "Records":
+        """The sub-batch at positions ``rows`` (an index array into this batch)."""
+        pick = rows.tolist()
+        return Records(self.index[rows], self.kind[rows], self.model[rows], self.timestamp[rows],
+                       [self.prediction_id[i] for i in pick], [self.model_version[i] for i in pick],
+                       {name: [col[i] for i in pick] for name, col in self.features.items()},
+                       [self.prediction[i] for i in pick], [self.label[i] for i in pick],
+                       None if self.extra_features is None else [self.extra_features[i] for i in pick])
+
+
+@dataclass
+class Decoded:
+    """What :meth:`Decoder.decode` returns: accepted records and rejections."""
+
+    records: Records
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def rejected_by_reason(self) -> Counter[str]:
+        """Rejections counted by reason."""
+        return Counter(r.reason for r in self.rejections)
+
+
+class Decoder:
+    """Decodes batches of one topic kind, with the topic's field renaming, for the configured models.
+
+    Parameters
+    ----------
+    kind
+        predictions, features, labels, or mixed (a replay file: each line's kind is found from its fields).
+    fields
+        Contract field name -> the name used in the messages (CONTRACT §1 ``fields:``); absent = same name.
+    models
+        Known model name -> its feature names; None for a model whose features are not known yet
+        (inferred from its first events), whose features are then decoded as a free mapping.
+    max_message_bytes
+        Larger messages are rejected as ``oversized`` without being parsed.
+    label_field
+        For a mixed input: the name of the label field (from the labels topic's renaming).
+
+    Examples
+    --------
+    >>> d = Decoder("predictions", {}, {"churn": ("age",)})
+    >>> out = d.decode([b'{"model": "churn", "timestamp": 10, "features": {"age": 3}, "prediction": 1}', b'oops'])
+    >>> out.records.features["age"], [(r.index, r.reason) for r in out.rejections]
+    ([3.0], [(1, 'not_json')])
+    """
+
+    def __init__(self, kind: str, fields: Mapping[str, str], models: Mapping[str, Sequence[str] | None],
+                 max_message_bytes: int = 1_048_576, label_field: str = "label") -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
+        if unknown:
+            raise ValueError(f"fields: unknown contract fields {unknown}; valid: {', '.join(CONTRACT_FIELDS)}")
+        self.kind = kind
+        self.models = dict(models)
+        self.max_message_bytes = max_message_bytes
+        self._free_features = any(v is None for v in self.models.values())
+        names: list[str] = []
+        for feats in self.models.values():
+            for name in feats or ():
+                if name not in names:
+                    names.append(name)
+        self.feature_names = tuple(names)
+        self._struct = self._event_struct(fields, label_field)
+        self._one = msgspec.json.Decoder(self._struct)
+        self._many = msgspec.json.Decoder(list[self._struct])  # type: ignore[valid-type]
+        self._attr = [attrgetter(f"f{i}") for i in range(len(self.feature_names))]
+
+    def _event_struct(self, fields: Mapping[str, str], label_field: str) -> type:
+        feature_struct = msgspec.defstruct(
+            "Features", [(f"f{i}", _Value, None) for i in range(len(self.feature_names))],
+            rename={f"f{i}": name for i, name in enumerate(self.feature_names)}, gc=False)
+        features_type: Any = dict[str, Any] if self._free_features else feature_struct
+        spec: list[tuple[str, Any, Any]] = [
+            ("model", str | msgspec.UnsetType, _UNSET),
+            ("model_version", str | int | None | msgspec.UnsetType, _UNSET),
+            ("prediction_id", str | int | None | msgspec.UnsetType, _UNSET),
+            ("timestamp", float | str | msgspec.UnsetType, _UNSET),
+            ("features", features_type | None | msgspec.UnsetType, _UNSET),
+            ("prediction", _Value | msgspec.UnsetType, _UNSET),
+            ("label", _Value | msgspec.UnsetType, _UNSET),
+        ]
+        rename = {name: fields.get(name, name) for name, _, _ in spec}
+        if self.kind == MIXED and "label" not in fields:
+            rename["label"] = label_field
+        return msgspec.defstruct("Event", spec, rename=rename, gc=False)
+
+    def decode(self, values: Sequence[bytes | None]) -> Decoded:
+        """Decode one batch; never raises for a bad message."""
+        events: list[Any] = []
+        positions: list[int] = []
+        rejections: list[Rejection] = []
+        if values and all(v is not None and len(v) <= self.max_message_bytes for v in values):
+            try:
+                events = self._many.decode(b"[" + b",".join(values) + b"]")  # type: ignore[arg-type]
+                positions = list(range(len(values)))
+                if len(events) != len(values):  # a message held more than one JSON value: go one by one
+                    events, positions = [], []
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                events, positions = [], []
+        if not positions and values:
+            for i, raw in enumerate(values):
+                event = self._decode_one(i, raw, rejections)
+                if event is not None:
+                    events.append(event)
+                    positions.append(i)
+        return Decoded(self._columns(events, positions, rejections), rejections)
+
+    def _decode_one(self, i: int, raw: bytes | None, rejections: list[Rejection]) -> Any:
+        if raw is None:
+            rejections.append(Rejection(i, "not_json", "empty message (null value)"))
+            return None
+        if len(raw) > self.max_message_bytes:
+            rejections.append(Rejection(i, "oversized", f"{len(raw)} bytes > max_message_bytes={self.max_message_bytes}"))
+            return None
+        try:
+            return self._one.decode(raw)
+        except msgspec.ValidationError as exc:
+            rejections.append(Rejection(i, _reason_of(str(exc)), str(exc)))
+            return None
+        except msgspec.DecodeError as exc:
+            return self._decode_lenient(i, raw, exc, rejections)
+
+    def _decode_lenient(self, i: int, raw: bytes, exc: Exception, rejections: list[Rejection]) -> Any:
+        try:  # Python's json writes NaN and Infinity; read them, then convert (they become missing values)
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            rejections.append(Rejection(i, "not_json", str(exc)))
+            return None
+        try:
+            return msgspec.convert(obj, self._struct, from_attributes=False, str_keys=True)
+        except msgspec.ValidationError as err:
+            rejections.append(Rejection(i, _reason_of(str(err)), str(err)))
+            return None
+
+    def _columns(self, events: list[Any], positions: list[int], rejections: list[Rejection]) -> Records:
+        kinds, keep, stamps = [], [], []
+        for event, pos in zip(events, positions):
+            kind = self._kind_of(event)
+            missing = [f for f in _REQUIRED[kind] if getattr(event, f) is _UNSET or getattr(event, f) is None]
+            if missing:
+                rejections.append(Rejection(pos, "missing_field", f"missing required field(s): {', '.join(missing)}"))
+                continue
+            if event.model not in self.models:
+                rejections.append(Rejection(pos, "unknown_model", f"model {event.model!r} is not configured"))
+                continue
+            stamp = _timestamp(event.timestamp)
+            if stamp is None:
+                rejections.append(Rejection(pos, "bad_timestamp", f"timestamp {event.timestamp!r}: expected Unix "
+                                                                   "seconds or an RFC 3339 string with an offset"))
+                continue
+            kinds.append(kind)
+            keep.append((event, pos))
+            stamps.append(stamp)
+        rejections.sort(key=lambda r: r.index)
+        evs = [e for e, _ in keep]
+        feats = [e.features if e.features is not _UNSET else None for e in evs]
+        columns: dict[str, list[Any]] = {}
+        extra: list[dict[str, Any]] | None = None
+        if self._free_features:
+            extra = [dict(f) if f else {} for f in feats]
+        else:
+            for name, getter in zip(self.feature_names, self._attr):
+                columns[name] = [getter(f) if f is not None else None for f in feats]
+        return Records(
+            index=np.fromiter((p for _, p in keep), dtype=np.int64, count=len(keep)),
+            kind=np.array(kinds, dtype=object),
+            model=np.array([e.model for e in evs], dtype=object),
+            timestamp=np.array(stamps, dtype=np.float64),
+            prediction_id=[_opt_str(e.prediction_id) for e in evs],
+            model_version=[_opt_str(e.model_version) for e in evs],
+            features=columns,
+            prediction=[None if e.prediction is _UNSET else e.prediction for e in evs],
+            label=[None if e.label is _UNSET else e.label for e in evs],
+            extra_features=extra,
+        )
+
+    def _kind_of(self, event: Any) -> str:
+        if self.kind != MIXED:
+            return self.kind
+        if event.label is not _UNSET and event.features is _UNSET:
+            return LABELS
+        return PREDICTIONS if event.prediction is not _UNSET else FEATURES
+
+
+def _reason_of(message: str) -> str:
+    if message.startswith("Object missing required field"):
+        return "missing_field"
+    if message.startswith("Expected `object`, got") and " - at " not in message:
+        return "not_object"
+    return "bad_type"
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is _UNSET or value is None:
+        return None
+    return str(value)
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            return None
+        return parsed.timestamp()
+    return None
