@@ -847,6 +847,15 @@ def test_check_main_in_a_subprocess_exits_2_and_imports_no_numpy(tmp_path: Path)
     assert result.stdout == ""
 
 
+def test_statistics_match_the_detectors() -> None:
+    """The config keeps its own copy of the statistic names (to stay numpy-free); it must not drift apart."""
+    import monitor.config
+    from detectors import compare
+
+    assert monitor.config.STATISTICS == tuple(compare.STATISTICS)
+    assert monitor.config.PVALUE_STATISTICS == compare.PVALUE_STATISTICS
+
+
 def test_empty_list_items_are_errors() -> None:
     data = minimal()
     data["models"].append(None)

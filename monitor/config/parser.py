@@ -1,0 +1,211 @@
+"""The top of the configuration: kafka, storage, server, limits and webhooks; ``models`` goes to ``models.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from monitor.config.convert import (
+    _boolean, _choice, _count, _duration, _header_name, _http_url, _integer, _Invalid, _resolve_path, _secret,
+    _suggest, _text, _topic, _webhook_name,
+)
+from monitor.config.expand import _UNSET
+from monitor.config.masking import FrozenMap, _mask_like, _Masked, _MaskedStr, _plain, redact
+from monitor.config.model import (
+    SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, Config, FieldsConfig, KafkaConfig,
+    LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
+)
+from monitor.config.models import _ModelsParser
+from monitor.config.section import _convert_at, _Section
+
+_KAFKA_KEYS = tuple(name for name in KafkaConfig.__dataclass_fields__)
+_WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers")
+_RESERVED_HEADERS = ("content-type", "content-length", "idempotency-key", "x-driftd-signature")
+
+
+class _Parser:
+    """Builds the configuration objects section by section, collecting every problem."""
+
+    def __init__(self, problems: list[tuple[str, str]], base_dir: Path) -> None:
+        self.problems = problems
+        self.base_dir = base_dir
+        self.webhook_names: tuple[str, ...] = ()
+
+    def config(self, source: str, data: dict[str, Any]) -> Config:
+        keys = ("kafka", "storage", "server", "limits", "models", "webhooks")
+        top = _Section(self.problems, "", data, keys, required=("models",))
+        webhooks = self.webhooks(top)
+        kafka = self.kafka(top.child("kafka", _KAFKA_KEYS, ("bootstrap_servers", "topics")))
+        storage = self.storage(top.child("storage", ("url", "echo")))
+        server_section = top.child("server", ("host", "port"))
+        server = ServerConfig(server_section.get("host", _text, "0.0.0.0"),
+                              server_section.get("port", _integer(1, 65535, "a port number from 1 to 65535"), 9108))
+        limits = self.limits(top.child("limits", tuple(LimitsConfig.__dataclass_fields__)))
+        models = _ModelsParser(self.problems, self.base_dir, self.webhook_names).models(top)
+        return Config(source, kafka, storage, server, limits, models, FrozenMap(webhooks))
+
+    # -- kafka --
+
+    def kafka(self, sec: _Section) -> KafkaConfig | None:
+        if not sec.present:
+            return None
+        servers = sec.get("bootstrap_servers", _bootstrap_servers, "")
+        topics_section = sec.child("topics", ("predictions", "features", "labels"), ("predictions",))
+        topics = TopicsConfig(*(topics_section.get(kind, _topic) for kind in ("predictions", "features", "labels")))
+        named = [(kind, name) for kind, name in vars(topics).items() if name is not None]
+        for index, (kind, name) in enumerate(named):
+            for other_kind, other in named[:index]:
+                if name == other:
+                    topics_section.add(kind, f"the same topic as topics.{other_kind}; each kind needs its own topic")
+        protocol = sec.get("security_protocol", _choice(SECURITY_PROTOCOLS), "PLAINTEXT")
+        mechanism = sec.get("sasl_mechanism", _choice(SASL_MECHANISMS))
+        config = KafkaConfig(
+            bootstrap_servers=servers,
+            topics=topics,
+            group_id=sec.get("group_id", _text, "driftd"),
+            dead_letter_topic=sec.get("dead_letter_topic", _topic),
+            start_from=sec.get("start_from", _choice(("earliest", "latest")), "earliest"),
+            security_protocol=protocol,
+            ssl_cafile=self.file(sec, "ssl_cafile"),
+            ssl_certfile=self.file(sec, "ssl_certfile"),
+            ssl_keyfile=self.file(sec, "ssl_keyfile"),
+            ssl_password=sec.get("ssl_password", _secret),
+            sasl_mechanism=mechanism,
+            sasl_plain_username=sec.get("sasl_plain_username", _text),
+            sasl_plain_password=sec.get("sasl_plain_password", _secret),
+            fields=self.fields(sec.child("fields", tuple(TOPIC_FIELDS))),
+            session_timeout_ms=sec.get("session_timeout_ms", _count, 10000),
+            max_poll_records=sec.get("max_poll_records", _count, 5000),
+            client=sec.get("client", _choice(("kafka-python",)), "kafka-python"),
+        )
+        if "security_protocol" not in sec.bad:
+            self.kafka_security(sec, protocol)
+        return config
+
+    def kafka_security(self, sec: _Section, protocol: str) -> None:
+        sasl = protocol.startswith("SASL_")
+        ssl = protocol in ("SSL", "SASL_SSL")
+        for key in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password"):
+            if sec.has(key) and not sasl:
+                sec.add(key, "only used when security_protocol is SASL_PLAINTEXT or SASL_SSL "
+                             f"(it is {_plain(protocol)})")
+        for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password"):
+            if sec.has(key) and not ssl:
+                sec.add(key, f"only used when security_protocol is SSL or SASL_SSL (it is {_plain(protocol)})")
+        if sasl and not sec.has("sasl_mechanism") and "sasl_mechanism" not in sec.bad:
+            sec.add("sasl_mechanism", f"required when security_protocol is {_plain(protocol)}; "
+                                      f"expected one of {', '.join(SASL_MECHANISMS)}")
+        mechanism = sec.data.get("sasl_mechanism")
+        if sasl and mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            for key in ("sasl_plain_username", "sasl_plain_password"):
+                if not sec.has(key) and key not in sec.bad:
+                    sec.add(key, f"required when sasl_mechanism is {_plain(mechanism)}")
+
+    def fields(self, sec: _Section) -> FieldsConfig:
+        renames: dict[str, FrozenMap[str, str]] = {}
+        for kind, valid in TOPIC_FIELDS.items():
+            mapping: dict[str, str] = {}
+            sources: dict[str, str] = {}
+            for path, name, raw in sec.entries(kind):
+                if name not in valid:
+                    self.problems.append((path, f"unknown field {name!r}{_suggest(name, valid)}; "
+                                                f"fields of the {kind} topic: {', '.join(valid)}"))
+                    continue
+                source = _convert_at(self.problems, path, raw, _text)
+                if source is None:
+                    continue
+                if source in sources:
+                    self.problems.append((path, f"{redact(source)} is also the source of {sources[source]}"))
+                sources[source] = name
+                mapping[name] = source
+            renames[kind] = FrozenMap(mapping)
+        return FieldsConfig(**renames)
+
+    def file(self, sec: _Section, key: str) -> str | None:
+        text = sec.get(key, _text)
+        return None if text is None else _mask_like(text, str(_resolve_path(text, self.base_dir)))
+
+    # -- storage, limits, webhooks --
+
+    def storage(self, sec: _Section) -> StorageConfig:
+        url = sec.get("url", _text, "sqlite:///driftd.db")
+        if "url" not in sec.bad:
+            try:
+                url = _resolve_database_url(url, self.base_dir)
+            except _Invalid as exc:
+                sec.add("url", str(exc))
+        return StorageConfig(url, sec.get("echo", _boolean, False))
+
+    def limits(self, sec: _Section) -> LimitsConfig:
+        defaults = LimitsConfig()
+        return LimitsConfig(**{key: sec.get(key, _count, getattr(defaults, key)) for key in sec.keys})
+
+    def webhooks(self, top: _Section) -> dict[str, WebhookConfig]:
+        out: dict[str, WebhookConfig] = {}
+        entries = top.entries("webhooks")
+        self.webhook_names = tuple(name for _, name, _ in entries)
+        for path, name, raw in entries:
+            _convert_at(self.problems, path, name, _webhook_name)
+            if raw is None:
+                self.problems.append((path, "expected a mapping with at least a url"))
+            sec = _Section(self.problems, path, raw, _WEBHOOK_KEYS, ("url",))
+            out[name] = WebhookConfig(
+                name=name,
+                url=sec.get("url", _http_url, ""),
+                secret=sec.get("secret", _secret),
+                timeout_s=sec.get("timeout", _duration(), 5.0),
+                max_attempts=sec.get("max_attempts", _count, 12),
+                format=sec.get("format", _choice(WEBHOOK_FORMATS), "driftd"),
+                headers=self.headers(sec),
+            )
+        return out
+
+    def headers(self, sec: _Section) -> FrozenMap[str, str]:
+        headers: dict[str, str] = {}
+        for path, name, raw in sec.entries("headers"):
+            if _convert_at(self.problems, path, name, _header_name) is None:
+                continue
+            if name.lower() in _RESERVED_HEADERS:
+                self.problems.append((path, f"{name} is set by driftd itself and cannot be overridden"))
+                continue
+            if raw is _UNSET:
+                continue
+            if not isinstance(raw, str):
+                self.problems.append((path, f"expected a string, got {redact(raw)}"))
+            elif "\r" in raw or "\n" in raw:
+                self.problems.append((path, "header values cannot contain line breaks"))
+            else:
+                headers[name] = raw if isinstance(raw, _Masked) else _MaskedStr(raw)
+        return FrozenMap(headers)
+
+_KAFKA_KEYS = tuple(name for name in KafkaConfig.__dataclass_fields__)
+_WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers")
+
+def _bootstrap_servers(value: object) -> str:
+    if isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value):
+        masked = [item for item in value if isinstance(item, _MaskedStr)]
+        joined = ",".join(item.strip() for item in value)
+        return _MaskedStr(joined, tuple(n for item in masked for n in item.variables)) if masked else joined
+    text = _text(value, "host:port, or a list of them")
+    if any(not part.strip() for part in text.split(",")):
+        raise _Invalid(f"expected host:port entries separated by commas, got {redact(value)}")
+    return text
+
+
+def _resolve_database_url(text: str, base_dir: Path) -> str:
+    """Check a SQLAlchemy URL and make a relative SQLite path absolute."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    example = "like sqlite:///driftd.db or postgresql+psycopg://user@host/db"
+    try:
+        url = make_url(text)
+        url.get_dialect()
+    except (SQLAlchemyError, ValueError, ImportError):
+        raise _Invalid(f"expected a database URL {example}, got {redact(text)}") from None
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:") or Path(database).is_absolute():
+        return text
+    resolved = url.set(database=str(base_dir / Path(database).expanduser()))
+    return _mask_like(text, resolved.render_as_string(hide_password=False))
