@@ -30,6 +30,7 @@ class OpenWindow:
     end: float
     summary: WindowSummary
     model_version: str | None = None
+    key: float = 0.0
 
     @property
     def events(self) -> int:
@@ -47,6 +48,8 @@ class ClosedWindow:
     summary: WindowSummary
     model_version: str | None
     reason: str  # watermark | idle | end_of_input | count
+    key: float = 0.0
+    """Identity of the window while it is open: its start (time windows) or sequence number (count windows)."""
 
     @property
     def events(self) -> int:
@@ -115,7 +118,7 @@ class TimeWindows:
             window = self.open.get(start)
             if window is None:
                 window = self.open[start] = OpenWindow(start, start + self.size_s,
-                                                       self.new_summary(window_seed(self.model, start)))
+                                                       self.new_summary(window_seed(self.model, start)), key=start)
             part = {name: col[rows] for name, col in columns.items()}
             window.summary.update(part, n=int(np.count_nonzero(rows)) if groups.size > 1 else len(starts))
             if model_version is not None:
@@ -147,7 +150,7 @@ class TimeWindows:
             window = self.open.pop(start)
             self.closed_until = max(self.closed_until, window.end)
             closed.append(ClosedWindow(self.model, window.start, window.end, window.summary,
-                                       window.model_version, reason))
+                                       window.model_version, reason, window.key))
         return closed
 
 
@@ -180,7 +183,8 @@ class CountWindows:
         while pos < n:
             if self.current is None:
                 self.current = OpenWindow(float("inf"), float("-inf"),
-                                          self.new_summary(window_seed(self.model, float(self.sequence))))
+                                          self.new_summary(window_seed(self.model, float(self.sequence))),
+                                          key=float(self.sequence))
                 self.sequence += 1
             window = self.current
             take = min(self.events - window.events, n - pos)
@@ -194,7 +198,7 @@ class CountWindows:
             pos += take
             if window.events >= self.events:
                 closed.append(ClosedWindow(self.model, window.start, window.end, window.summary,
-                                           window.model_version, "count"))
+                                           window.model_version, "count", window.key))
                 self.current = None
         return closed
 
@@ -204,4 +208,10 @@ class CountWindows:
             return []
         window, self.current = self.current, None
         return [ClosedWindow(self.model, window.start, window.end, window.summary, window.model_version,
-                             "end_of_input")]
+                             "end_of_input", window.key)]
+
+    def keys_for(self, n: int) -> np.ndarray:
+        """The window keys (sequence numbers) that the next ``n`` events will land in."""
+        held = self.current.events if self.current is not None else 0
+        first = self.sequence - 1 if self.current is not None else self.sequence
+        return (first + (np.arange(n) + held) // self.events).astype(np.float64)

@@ -1,0 +1,165 @@
+"""The ``driftd`` command line (CONTRACT §6): the only place logging is configured.
+
+Exit codes: 0 success, 2 bad usage or config, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("driftd")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on bad usage, as the contract wants
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = _Parser(prog="driftd", description="Drift and model-performance monitoring daemon.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="validate a config file; exit 0, or print every problem and exit 2")
+    check.add_argument("-c", "--config", required=True)
+
+    ref = sub.add_parser("reference", help="reference profiles")
+    ref_sub = ref.add_subparsers(dest="reference_command", required=True, parser_class=_Parser)
+    build = ref_sub.add_parser("build", help="build and store a model's reference profile from a data file")
+    build.add_argument("-c", "--config", required=True)
+    build.add_argument("--model", required=True)
+    build.add_argument("--data", required=True, help="CSV, Parquet or JSONL; columns: features, prediction, label")
+    build.add_argument("--format", choices=["csv", "parquet", "jsonl"])
+
+    rep = sub.add_parser("replay", help="feed logged events through the pipeline without Kafka")
+    rep.add_argument("-c", "--config", required=True)
+    rep.add_argument("--input", required=True, help="JSON lines of prediction, feature and label messages")
+    rep.add_argument("--dry-run", action="store_true", help="store nothing")
+    rep.add_argument("--json", action="store_true", help="print the JSON document instead of a table")
+    rep.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bar (default: on a terminal, for inputs over 8 MB)")
+
+    status = sub.add_parser("status", help="stored windows, alerts and deliveries per model")
+    status.add_argument("-c", "--config", required=True)
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--limit", type=int, default=20, help="windows per model (default 20)")
+    status.add_argument("--model", help="only this model")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``driftd`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "check":
+        from monitor.config import check_main
+        return check_main(args.config)
+    from monitor.errors import ConfigError, DriftdError
+    try:
+        if args.command == "reference":
+            return _reference_build(args)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "status":
+            return _status(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except DriftdError as exc:
+        print(f"driftd {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def _load(path: str):  # type: ignore[no-untyped-def]
+    from monitor.config import load_config
+    return load_config(path)
+
+
+def _open_store(config):  # type: ignore[no-untyped-def]
+    from monitor.store import Store
+    return Store.open(config.storage.url)
+
+
+def _reference_build(args: argparse.Namespace) -> int:
+    from monitor import profiles
+    from monitor.errors import ConfigError
+
+    config = _load(args.config)
+    try:
+        model = config.model(args.model)
+    except LookupError as exc:
+        raise ConfigError(args.config, [("--model", str(exc))]) from None
+    data = Path(args.data)
+    if args.format:
+        import dataclasses
+        model = dataclasses.replace(model, reference=dataclasses.replace(model.reference, format=args.format))
+    profile = profiles.build_from_file(model, data, config)
+    with _open_store(config) as store:
+        identity = profiles.file_identity(data)
+        record = profiles.store_profile(store, model, profile, str(data), identity, time.time())
+    columns = len(profile.layout.columns)
+    print(f"stored reference {record.id} ({profile.rows:,} rows, {columns} columns, sha256 {record.content_hash[:12]})")
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from monitor import report
+    from monitor.replay import replay
+
+    config = _load(args.config)
+    path = Path(args.input)
+    if not path.is_file():
+        print(f"driftd replay: --input {path}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dry_run:
+        outcome = replay(config, path, None, progress=args.progress)
+    else:
+        with _open_store(config) as store:
+            outcome = replay(config, path, store, progress=args.progress)
+    models = [report.ModelReport(m.name, [r for r in outcome.results if r.model == m.name]) for m in config.models]
+    if args.json:
+        extra = {"lines": outcome.lines, "accepted": outcome.accepted, "late": dict(outcome.late)}
+        print(report.dumps(report.document(models, outcome.rejected, extra)))
+    else:
+        print(report.table(models, outcome.rejected), end="")
+        late = sum(outcome.late.values())
+        print(f"{outcome.lines:,} lines: {outcome.accepted:,} accepted, {sum(outcome.rejected.values()):,} rejected, "
+              f"{late:,} late; {len(outcome.results)} windows in {outcome.seconds:.2f}s"
+              + ("" if not args.dry_run else " (dry run: nothing stored)"))
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from monitor import report
+
+    if args.limit < 0:
+        print("driftd status: --limit must be >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    config = _load(args.config)
+    names = [m.name for m in config.models]
+    if args.model:
+        if args.model not in names:
+            print(f"driftd status: --model {args.model!r} is not configured (models: {', '.join(names)})",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        names = [args.model]
+    with _open_store(config) as store:
+        models = [report.ModelReport(name, store.list_windows(name, limit=args.limit)) for name in names]
+    print(report.dumps(report.document(models)) if args.json else report.table(models), end="\n" if args.json else "")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""``driftd replay``: logged events through the daemon's own decode -> window -> judge path, without Kafka.
+
+The input is JSON lines of CONTRACT §1 messages: predictions, feature logs and labels mixed. Event
+time is the replay's clock (the largest timestamp read so far), so lateness, idle close and label
+expiry behave as they did live. At the end of the input every open window closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Hashable, Iterator
+
+from monitor import profiles as profile_source
+from monitor.config import Config
+from monitor.decode import MIXED, Decoder
+from monitor.pipeline import Pipeline
+from monitor.results import WindowResult
+from monitor.store import Store
+from monitor.windows import ClosedWindow
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 4 << 20
+
+
+@dataclass
+class ReplayOutcome:
+    """What a replay produced."""
+
+    results: list[WindowResult]
+    lines: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    late: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+class Progress:
+    """A one-line progress bar on a terminal (bytes read of the input), at most a few redraws a second."""
+
+    def __init__(self, total_bytes: int, stream: IO[str] | None = None, every_s: float = 0.25) -> None:
+        self.total = max(1, total_bytes)
+        self.stream = stream or sys.stderr
+        self.every_s = every_s
+        self.started = self.last = time.monotonic()
+
+    def update(self, done_bytes: int, events: int) -> None:
+        """Redraw if enough time has passed."""
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        share = min(1.0, done_bytes / self.total)
+        bar = "#" * int(share * 30)
+        rate = events / max(now - self.started, 1e-9)
+        self.stream.write(f"\rreplay [{bar:<30}] {share:6.1%}  {events:,} events  {rate:,.0f} events/s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def chunks(stream: IO[bytes], size: int = CHUNK_BYTES) -> Iterator[tuple[list[bytes], int]]:
+    """Batches of non-blank lines (newline stripped), with the bytes read so far."""
+    done = 0
+    while True:
+        lines = stream.readlines(size)
+        if not lines:
+            return
+        done += sum(len(line) for line in lines)
+        batch = [line.rstrip(b"\r\n") for line in lines]
+        yield [line for line in batch if line.strip()], done
+
+
+def replay(config: Config, path: Path, store: Store | None, *, progress: bool | None = None,
+           clock: Callable[[], float] = time.time) -> ReplayOutcome:
+    """Replay a JSONL file; store what it judged unless ``store`` is None (dry run)."""
+    started = time.perf_counter()
+    profiles = profile_source.resolve(config, store, clock(),
+                                      on_built=lambda m: log.info("building reference profile model=%s", m))
+
+    def on_profile(model: str, profile: object) -> int | None:
+        if store is None:
+            return None
+        spec = config.model(model)
+        from detectors.profile import ReferenceProfile
+        assert isinstance(profile, ReferenceProfile)
+        return profile_source.store_profile(store, spec, profile, "live events", {"events": spec.reference.events},
+                                            clock()).version
+
+    pipeline = Pipeline(config, profiles, on_profile=on_profile)
+    decoder = _decoder(config, pipeline)
+    outcome = ReplayOutcome(results=[])
+    judged: list[tuple[Hashable, WindowResult]] = []
+    now = float("-inf")
+    size = os.path.getsize(path)
+    bar = Progress(size) if (progress if progress is not None else (sys.stderr.isatty() and size > 8 << 20)) else None
+    with open(path, "rb") as stream:
+        for lines, done in chunks(stream):
+            decoded = decoder.decode(lines)
+            outcome.lines += len(lines)
+            outcome.rejected.update(decoded.rejected_by_reason())
+            records = decoded.records
+            outcome.accepted += len(records)
+            if len(records):
+                now = max(now, float(records.timestamp.max()))
+            names_before = pipeline.feature_names()
+            closed = pipeline.feed(records, shard="replay", now=now) + pipeline.tick(now)
+            _judge(pipeline, closed, judged)
+            pipeline.labels.expire(now)
+            if pipeline.feature_names() != names_before:
+                decoder = _decoder(config, pipeline)
+            if bar:
+                bar.update(done, outcome.lines)
+    if bar:
+        bar.close()
+    _judge(pipeline, pipeline.flush(), judged)
+    outcome.results = [pipeline.refresh(result, key) for key, result in judged]
+    outcome.late = Counter(pipeline.late)
+    if store is not None:
+        with store.transaction() as conn:
+            for result in outcome.results:
+                store.save_window(result, conn=conn)
+    outcome.seconds = time.perf_counter() - started
+    log.info("replay done lines=%d accepted=%d rejected=%d late=%d windows=%d seconds=%.2f", outcome.lines,
+             outcome.accepted, sum(outcome.rejected.values()), sum(outcome.late.values()), len(outcome.results),
+             outcome.seconds)
+    return outcome
+
+
+def _judge(pipeline: Pipeline, closed: list[ClosedWindow], into: list[tuple[Hashable, WindowResult]]) -> None:
+    for window in closed:
+        into.append((window.key, pipeline.judge(window)))
+
+
+def _decoder(config: Config, pipeline: Pipeline) -> Decoder:
+    fields = config.kafka.fields if config.kafka is not None else None
+    mapping = dict(fields.predictions) if fields is not None else {}
+    label_field = fields.labels.get("label", "label") if fields is not None else "label"
+    return Decoder(MIXED, mapping, pipeline.feature_names(), config.limits.max_message_bytes, label_field=label_field)
