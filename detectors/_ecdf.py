@@ -46,7 +46,7 @@ class Distances:
     wasserstein: float
 
 
-def distances(ref_sorted: FloatArray, cur: FloatArray) -> Distances:
+def distances(ref_sorted: FloatArray, cur: FloatArray, with_ks: bool = True) -> Distances:
     """Return the KS statistic and the Wasserstein-1 distance between two samples.
 
     The KS statistic is bit-for-bit the ``d`` of ``scipy.stats.ks_2samp`` before its exact-mode
@@ -59,6 +59,8 @@ def distances(ref_sorted: FloatArray, cur: FloatArray) -> Distances:
         The reference sample, sorted ascending.
     cur
         The window sample, any order.
+    with_ks
+        Whether the KS statistic is wanted (NaN when not, which can save the search).
 
     Examples
     --------
@@ -73,6 +75,8 @@ def distances(ref_sorted: FloatArray, cur: FloatArray) -> Distances:
         return Distances(float("nan"), float("nan"))
     if not np.all(ref_sorted[1:] >= ref_sorted[:-1]):
         raise ValueError("ref_sorted: the reference sample must be sorted ascending")
+    if n1 == n2 and not with_ks:
+        return Distances(float("nan"), float(np.mean(np.abs(ref_sorted - window))))
     # 1. Reference points at or below (right) and strictly below (left) each window point.
     right: IntArray = np.searchsorted(ref_sorted, window, side="right")
     tied = ref_sorted[np.maximum(right - 1, 0)] == window

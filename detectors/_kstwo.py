@@ -86,7 +86,8 @@ def _binomial_base(n: int) -> FloatArray:
     """
     stirling = _stirling_error(n)
     v = np.arange(1, n, dtype=np.float64)
-    base: FloatArray = stirling[n] - stirling[1:n] - stirling[n - 1:0:-1] + 0.5 * np.log(n / (2 * math.pi * v * (n - v)))
+    base: FloatArray = stirling[n] - stirling[1:n] - stirling[n - 1:0:-1]
+    base += 0.5 * np.log(n / (2 * math.pi * v * (n - v)))
     base.flags.writeable = False
     return base
 
@@ -98,7 +99,8 @@ def _stirling_error(n: int) -> FloatArray:
     inv2 = 1.0 / (k * k)
     out = (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188)))) / k
     small = k[1:_STIRLING_SERIES_MIN]  # the series is not accurate enough below 16
-    out[1:_STIRLING_SERIES_MIN] = gammaln(small + 1) - (small + 0.5) * np.log(small) + small - 0.5 * math.log(2 * math.pi)
+    out[1:_STIRLING_SERIES_MIN] = (gammaln(small + 1) - (small + 0.5) * np.log(small) + small
+                                   - 0.5 * math.log(2 * math.pi))
     out[0] = 0.0
     return out
 
@@ -127,6 +129,9 @@ def _durbin_cdf(n: int, x: float) -> float:
         if e & 1:
             result = result @ mat
             result_exp += mat_exp
+            if abs(result[k - 1, k - 1]) > 2.0**_SCALE_EXPONENT:
+                result /= 2.0**_SCALE_EXPONENT
+                result_exp += _SCALE_EXPONENT
         e >>= 1
         if e:
             mat = mat @ mat

@@ -9,13 +9,11 @@ order followed by one bin for categories the reference never saw.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from itertools import repeat
+from typing import Sequence
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -108,26 +106,20 @@ class Vocabulary:
         """Value bins: one per category plus the unseen bin."""
         return len(self.categories) + 1
 
-    def _index(self) -> "pd.Index[str]":
-        """A hash index over the categories (built once, cached on the frozen instance)."""
-        import pandas as pd  # pandas hashes a whole column in C; imported lazily to keep detectors light
+    def _lookup(self) -> dict[object, int]:
+        """Category -> bin code, with None -> 0 (built once, cached on the frozen instance)."""
+        lookup = self.__dict__.get("_lookup_table")
+        if lookup is None:
+            lookup = {name: i + 1 for i, name in enumerate(self.categories)}
+            lookup[None] = 0
+            object.__setattr__(self, "_lookup_table", lookup)
+        return lookup
 
-        index = self.__dict__.get("_hash_index")
-        if index is None:
-            index = pd.Index(list(self.categories), dtype=object)
-            object.__setattr__(self, "_hash_index", index)
-        return index
-
-    def codes(self, values: npt.NDArray[np.object_]) -> IntArray:
+    def codes(self, values: Sequence[object] | npt.NDArray[np.object_]) -> IntArray:
         """Bin code of each value: 0 missing (None), 1..k a known category, k+1 unseen."""
-        import pandas as pd
-
-        codes = np.asarray(self._index().get_indexer(values), dtype=np.int64) + 1
-        unknown = codes == 0
-        if unknown.any():
-            missing = np.asarray(pd.isna(values), dtype=bool)
-            codes[unknown & ~missing] = len(self.categories) + 1
-        return codes
+        items = values.tolist() if isinstance(values, np.ndarray) else values
+        unseen = repeat(len(self.categories) + 1)
+        return np.fromiter(map(self._lookup().get, items, unseen), dtype=np.int64, count=len(items))
 
 
 def vocabulary(values: Sequence[object] | npt.NDArray[np.object_], max_categories: int = 1000) -> Vocabulary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -102,17 +102,23 @@ class Layout:
         """An all-zero count matrix of this layout."""
         return np.zeros((len(self.columns), self.width), dtype=np.int64)
 
+    def encode(self, batch: Mapping[str, np.ndarray]) -> list[IntArray | None]:
+        """Bin codes of every column of a batch, in row order (None for a column absent from the batch)."""
+        return [None if (values := batch.get(c.name)) is None else c.codes(values) for c in self.columns]
+
+    def count_codes(self, codes: Sequence[IntArray | None], n: int) -> IntArray:
+        """Count matrix of encoded columns; an absent column is all missing."""
+        counts = self.zero_counts()
+        for row, column_codes in enumerate(codes):
+            if column_codes is None:
+                counts[row, 0] = n
+            else:
+                counts[row] = np.bincount(column_codes, minlength=self.width)
+        return counts
+
     def count(self, batch: Mapping[str, np.ndarray], n: int) -> IntArray:
         """Bin a batch of columns into a count matrix; a column absent from the batch is all missing."""
-        counts = self.zero_counts()
-        width = self.width
-        for row, column in enumerate(self.columns):
-            values = batch.get(column.name)
-            if values is None:
-                counts[row, 0] = n
-                continue
-            counts[row] = np.bincount(column.codes(values), minlength=width)
-        return counts
+        return self.count_codes(self.encode(batch), n)
 
     def describe(self) -> list[dict[str, Any]]:
         """JSON-able description of every column (numeric edges are stored as arrays)."""

@@ -88,8 +88,12 @@ class WindowSummary:
             raise ValueError(f"capacity: expected a positive integer, got {capacity!r}")
         self.layout = layout
         self.counts = counts
-        self.samples = samples
-        self.keys = keys
+        # Reservoirs are kept as chunks and consolidated (k smallest keys) only when they grow past
+        # twice the capacity or are read, so filling one costs O(n) rather than a copy per batch.
+        self._values: list[list[FloatArray]] = [[v] for v in samples]
+        self._keys: list[list[np.ndarray]] = [[k] for k in keys]
+        self._held = [int(v.size) for v in samples]
+        self._limit: list[int | None] = [None] * len(samples)
         self.unseen = unseen
         self.n = n
         self.capacity = capacity
@@ -109,34 +113,59 @@ class WindowSummary:
         n = _batch_length(batch) if n is None else n
         if n == 0:
             return
-        self.counts += self.layout.count(batch, n)
+        codes = self.layout.encode(batch)
+        self.counts += self.layout.count_codes(codes, n)
         keys = priority_keys(self.seed, self.n, n)
         for j, row in enumerate(self.layout.numeric):
             values = batch.get(self.layout.columns[row].name)
             if values is not None:
                 self._sample(j, np.asarray(values, dtype=np.float64), keys)
         for j, row in enumerate(self.layout.categorical):
-            values = batch.get(self.layout.columns[row].name)
-            if values is not None:
-                self._note_unseen(j, row, np.asarray(values, dtype=object))
+            column_codes = codes[row]
+            if column_codes is not None:
+                self._note_unseen(j, row, np.asarray(batch[self.layout.columns[row].name], dtype=object), column_codes)
         self.n += n
 
     def _sample(self, j: int, values: FloatArray, keys: np.ndarray) -> None:
         ok = np.isfinite(values)
         new_values, new_keys = values[ok], keys[ok]
-        held_values, held_keys = self.samples[j], self.keys[j]
-        if held_values.size >= self.capacity:  # full: only keys below the current largest can enter
-            below = new_keys < held_keys.max()
+        limit = self._limit[j]
+        if limit is not None:  # full: only keys below the largest kept one can enter
+            below = new_keys < limit
             new_values, new_keys = new_values[below], new_keys[below]
-            if new_values.size == 0:
-                return
-        self.samples[j], self.keys[j] = _keep_smallest(np.concatenate([held_values, new_values]),
-                                                       np.concatenate([held_keys, new_keys]), self.capacity)
+        if new_values.size == 0:
+            return
+        self._values[j].append(new_values)
+        self._keys[j].append(new_keys)
+        self._held[j] += int(new_values.size)
+        if self._held[j] >= 2 * self.capacity:
+            self._consolidate(j)
 
-    def _note_unseen(self, j: int, row: int, values: np.ndarray) -> None:
-        column = self.layout.columns[row]
-        codes = column.codes(values)
-        unseen_values = values[codes == column.nbins]
+    def _consolidate(self, j: int) -> None:
+        if len(self._values[j]) > 1 or self._held[j] > self.capacity:
+            values, keys = _keep_smallest(np.concatenate(self._values[j]), np.concatenate(self._keys[j]),
+                                          self.capacity)
+            self._values[j], self._keys[j] = [values], [keys]
+            self._held[j] = int(values.size)
+        if self._held[j] >= self.capacity:
+            self._limit[j] = int(self._keys[j][0].max())
+
+    @property
+    def samples(self) -> list[FloatArray]:
+        """The reservoir sample of each numeric column (layout order of the numeric columns)."""
+        for j in range(len(self._values)):
+            self._consolidate(j)
+        return [v[0] for v in self._values]
+
+    @property
+    def keys(self) -> list[np.ndarray]:
+        """The priority keys of the reservoir samples."""
+        for j in range(len(self._keys)):
+            self._consolidate(j)
+        return [k[0] for k in self._keys]
+
+    def _note_unseen(self, j: int, row: int, values: np.ndarray, codes: IntArray) -> None:
+        unseen_values = values[codes == self.layout.columns[row].nbins]
         if unseen_values.size == 0:
             return
         table = self.unseen[j]
@@ -151,9 +180,10 @@ class WindowSummary:
             raise ValueError("cannot merge summaries of different layouts (different reference profiles)")
         capacity = min(self.capacity, other.capacity)
         samples, keys = [], []
+        ours, others = (self.samples, self.keys), (other.samples, other.keys)
         for j in range(len(self.layout.numeric)):
-            v, k = _keep_smallest(np.concatenate([self.samples[j], other.samples[j]]),
-                                  np.concatenate([self.keys[j], other.keys[j]]), capacity)
+            v, k = _keep_smallest(np.concatenate([ours[0][j], others[0][j]]),
+                                  np.concatenate([ours[1][j], others[1][j]]), capacity)
             samples.append(v)
             keys.append(k)
         unseen = []
@@ -180,9 +210,9 @@ class WindowSummary:
     def to_bytes(self) -> bytes:
         """Serialise for a checkpoint (the layout is not included: it belongs to the profile)."""
         arrays: dict[str, np.ndarray] = {"counts": self.counts}
-        for j in range(len(self.samples)):
-            arrays[f"sample/{j}"] = self.samples[j]
-            arrays[f"keys/{j}"] = self.keys[j]
+        for j, (sample, keys) in enumerate(zip(self.samples, self.keys)):
+            arrays[f"sample/{j}"] = sample
+            arrays[f"keys/{j}"] = keys
         header: dict[str, Any] = {"n": self.n, "capacity": self.capacity, "max_unseen": self.max_unseen,
                                   "seed": self.seed, "unseen": self.unseen, "columns": list(self.layout.names)}
         return pack("summary", header, arrays)
