@@ -48,7 +48,10 @@ def numeric_column(values: Sequence[Any]) -> np.ndarray:
 def categorical_column(values: Sequence[Any]) -> np.ndarray:
     """Object column of category strings (None for missing)."""
     out = np.empty(len(values), dtype=object)
-    out[:] = [v if type(v) is str else category_text(v) for v in values]
+    if set(map(type, values)) <= {str, type(None)}:
+        out[:] = values
+    else:
+        out[:] = [v if type(v) is str else category_text(v) for v in values]
     return out
 
 

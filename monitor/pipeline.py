@@ -132,10 +132,9 @@ class Pipeline:
         kinds = records.kind
         is_label = kinds == LABELS
         if is_label.any():
-            rows = np.flatnonzero(is_label)
+            rows = [i for i in np.flatnonzero(is_label).tolist() if records.prediction_id[i] is not None]
             self._joined(runtime, self.labels.add_labels(
-                runtime.config.name, [(records.prediction_id[i], records.label[i]) for i in rows.tolist()
-                                      if records.prediction_id[i] is not None], now))
+                runtime.config.name, [records.prediction_id[i] for i in rows], [records.label[i] for i in rows], now))
             if is_label.all():
                 return []
             records = records.take(np.flatnonzero(~is_label))
@@ -167,12 +166,12 @@ class Pipeline:
 
     def _track_predictions(self, runtime: ModelRuntime, records: Records, is_prediction: np.ndarray,
                            keys: np.ndarray, now: float) -> None:
-        rows = [i for i in np.flatnonzero(is_prediction).tolist() if records.prediction_id[i] is not None]
-        if not rows:
-            return
-        key_list = keys.tolist()
-        self._joined(runtime, self.labels.add_predictions(
-            runtime.config.name, [(records.prediction_id[i], key_list[i], records.prediction[i]) for i in rows], now))
+        pids, windows, predictions = records.prediction_id, keys.tolist(), records.prediction
+        if not is_prediction.all() or None in pids:
+            rows = [i for i in np.flatnonzero(is_prediction).tolist() if pids[i] is not None]
+            pids, windows, predictions = [pids[i] for i in rows], [windows[i] for i in rows], [predictions[i] for i in rows]
+        if pids:
+            self._joined(runtime, self.labels.add_predictions(runtime.config.name, pids, windows, predictions, now))
 
     def _joined(self, runtime: ModelRuntime, joined: list[Joined]) -> None:
         for pair in joined:

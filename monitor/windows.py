@@ -112,7 +112,12 @@ class TimeWindows:
         if late:
             starts = starts[on_time]
             columns = {k: v[on_time] for k, v in columns.items()}
-        groups, inverse = np.unique(starts, return_inverse=True)
+        if starts.size == 0:
+            return late
+        if starts[0] == starts[-1] and starts.min() == starts.max():  # the usual case: one window per batch
+            groups, inverse = starts[:1], np.zeros(starts.size, dtype=np.intp)
+        else:
+            groups, inverse = np.unique(starts, return_inverse=True)
         for k, start in enumerate(groups.tolist()):
             rows = inverse == k if groups.size > 1 else slice(None)
             window = self.open.get(start)
