@@ -164,7 +164,7 @@ class WindowSummary:
             self._consolidate(j)
         return [k[0] for k in self._keys]
 
-    def _note_unseen(self, j: int, row: int, values: np.ndarray, codes: IntArray) -> None:
+    def _note_unseen(self, j: int, row: int, values: np.ndarray, codes: np.ndarray) -> None:
         unseen_values = values[codes == self.layout.columns[row].nbins]
         if unseen_values.size == 0:
             return

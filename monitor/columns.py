@@ -39,6 +39,8 @@ def numeric_column(values: Sequence[Any]) -> np.ndarray:
     >>> numeric_column([1, None, "2.5", "gold", True]).tolist()
     [1.0, nan, 2.5, nan, 1.0]
     """
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
     try:
         return np.array(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -62,7 +64,10 @@ def typed_columns(raw: dict[str, Sequence[Any]], layout: Layout) -> dict[str, np
         values = raw.get(column.name)
         if values is None:
             continue
-        out[column.name] = numeric_column(values) if column.kind == NUMERIC else categorical_column(values)
+        if isinstance(values, np.ndarray) and values.dtype == (np.float64 if column.kind == NUMERIC else object):
+            out[column.name] = values  # typed by the decoder already (see Decoder ``kinds``)
+        else:
+            out[column.name] = numeric_column(values) if column.kind == NUMERIC else categorical_column(values)
     return out
 
 

@@ -16,10 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import msgspec
 import numpy as np
+
+from monitor.columns import categorical_column, numeric_column
 
 PREDICTIONS, FEATURES, LABELS, MIXED = "predictions", "features", "labels", "mixed"
 KINDS = (PREDICTIONS, FEATURES, LABELS, MIXED)
@@ -48,7 +50,8 @@ class Records:
 
     ``index`` maps each accepted row back to its position in the input batch. ``kind`` is per row
     (predictions, features or labels): a mixed replay file holds all three. Feature columns hold
-    the raw decoded values (numbers, strings, bools or None) per configured feature name.
+    the raw decoded values (numbers, strings, bools or None) per configured feature name, or typed
+    numpy columns for the features the decoder was told the kind of.
     """
 
     index: np.ndarray
@@ -57,7 +60,7 @@ class Records:
     timestamp: np.ndarray
     prediction_id: list[str | None]
     model_version: list[str | None]
-    features: dict[str, list[Any]]
+    features: dict[str, list[Any] | np.ndarray]
     prediction: list[Any]
     label: list[Any]
     extra_features: list[dict[str, Any]] | None = None
@@ -70,7 +73,8 @@ class Records:
         pick = rows.tolist()
         return Records(self.index[rows], self.kind[rows], self.model[rows], self.timestamp[rows],
                        [self.prediction_id[i] for i in pick], [self.model_version[i] for i in pick],
-                       {name: [col[i] for i in pick] for name, col in self.features.items()},
+                       {name: col[rows] if isinstance(col, np.ndarray) else [col[i] for i in pick]
+                        for name, col in self.features.items()},
                        [self.prediction[i] for i in pick], [self.label[i] for i in pick],
                        None if self.extra_features is None else [self.extra_features[i] for i in pick])
 
@@ -103,6 +107,9 @@ class Decoder:
         Larger messages are rejected as ``oversized`` without being parsed.
     label_field
         For a mixed input: the name of the label field (from the labels topic's renaming).
+    kinds
+        Feature name -> ``numeric`` or ``categorical``: those columns come back typed (float64 with
+        NaN for missing, or normalised category strings), so the work is done where decoding runs.
 
     Examples
     --------
@@ -113,7 +120,8 @@ class Decoder:
     """
 
     def __init__(self, kind: str, fields: Mapping[str, str], models: Mapping[str, Sequence[str] | None],
-                 max_message_bytes: int = 1_048_576, label_field: str = "label") -> None:
+                 max_message_bytes: int = 1_048_576, label_field: str = "label",
+                 kinds: Mapping[str, str] | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
         unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
@@ -133,6 +141,7 @@ class Decoder:
         self._one = msgspec.json.Decoder(self._struct)
         self._many = msgspec.json.Decoder(list[self._struct])  # type: ignore[valid-type]
         self._attr = [attrgetter(f"f{i}") for i in range(len(self.feature_names))]
+        self._convert = [_CONVERTERS.get((kinds or {}).get(name, ""), list) for name in self.feature_names]
         self._empty_features = self._feature_struct() if not self._free_features else None
 
     def _event_struct(self, fields: Mapping[str, str], label_field: str) -> type:
@@ -234,7 +243,7 @@ class Decoder:
         rows = None if keep.all() else np.flatnonzero(keep)
         pick = (lambda col: col) if rows is None else (lambda col: col[rows])
         feats = pick(features)
-        columns: dict[str, list[Any]] = {}
+        columns: dict[str, list[Any] | np.ndarray] = {}
         extra: list[dict[str, Any]] | None = None
         if self._free_features:
             extra = [f if isinstance(f, dict) else {} for f in feats.tolist()]
@@ -244,8 +253,8 @@ class Decoder:
                 feats = feats.copy()
                 feats[no_features] = self._empty_features
             listed = feats.tolist()
-            for name, getter in zip(self.feature_names, self._attr):
-                columns[name] = list(map(getter, listed))
+            for name, getter, convert in zip(self.feature_names, self._attr, self._convert):
+                columns[name] = convert(list(map(getter, listed)))
         index = np.asarray(positions, dtype=np.int64)
         return Records(
             index=pick(index), kind=pick(kind), model=pick(model), timestamp=pick(stamps),
@@ -273,6 +282,7 @@ class Decoder:
 
 
 _GET = {name: attrgetter(name) for name in CONTRACT_FIELDS}
+_CONVERTERS: dict[str, Callable[[list[Any]], Any]] = {"numeric": numeric_column, "categorical": categorical_column}
 
 
 def _objects(values: list[Any]) -> np.ndarray:

@@ -116,13 +116,28 @@ class Pipeline:
                 out[name] = None
         return out
 
+    def feature_kinds(self) -> dict[str, str]:
+        """Feature name -> kind, for the features whose kind is the same in every model that has it."""
+        kinds: dict[str, str] = {}
+        clash: set[str] = set()
+        for runtime in self.models.values():
+            if runtime.profile is None:
+                continue
+            for column in runtime.profile.layout.columns:
+                if column.name == PREDICTION:
+                    continue
+                if kinds.setdefault(column.name, column.kind) != column.kind:
+                    clash.add(column.name)
+        return {name: kind for name, kind in kinds.items() if name not in clash}
+
     def feed(self, records: Records, shard: str, now: float) -> list[ClosedWindow]:
         """Route one decoded batch; returns windows closed by count (time windows close in :meth:`tick`)."""
         closed: list[ClosedWindow] = []
         if len(records) == 0:
             return closed
         models = records.model
-        names = np.unique(models).tolist() if len(records) > 1 else [models[0]]
+        first = models[0]
+        names = [first] if (models == first).all() else np.unique(models).tolist()
         for name in names:
             part = records if len(names) == 1 else records.take(np.flatnonzero(models == name))
             closed.extend(self._feed_model(self.models[name], part, shard, now))

@@ -26,7 +26,7 @@ from monitor.windows import ClosedWindow
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -69,15 +69,29 @@ class Progress:
 
 
 def chunks(stream: IO[bytes], size: int = CHUNK_BYTES) -> Iterator[tuple[list[bytes], int]]:
-    """Batches of non-blank lines (newline stripped), with the bytes read so far."""
+    """Batches of non-empty lines (line ends stripped), with the bytes read so far.
+
+    >>> import io
+    >>> list(chunks(io.BytesIO(b'{"a": 1}\\r\\n\\n{"b": 2}'), size=4))
+    [([b'{"a": 1}'], 10), ([b'{"b": 2}'], 19)]
+    """
     done = 0
+    tail = b""
     while True:
-        lines = stream.readlines(size)
-        if not lines:
-            return
-        done += sum(len(line) for line in lines)
-        batch = [line.rstrip(b"\r\n") for line in lines]
-        yield [line for line in batch if line.strip()], done
+        block = stream.read(size)
+        if not block:
+            break
+        done += len(block)
+        lines = (tail + block).split(b"\n")
+        tail = lines.pop()
+        if b"\r" in block:
+            lines = [line.rstrip(b"\r") for line in lines]
+        batch = list(filter(None, lines))
+        if batch:
+            yield batch, done - len(tail)
+    tail = tail.rstrip(b"\r")
+    if tail:
+        yield [tail], done
 
 
 def replay(config: Config, path: Path, store: Store | None, *, progress: bool | None = None,
@@ -116,7 +130,7 @@ def replay(config: Config, path: Path, store: Store | None, *, progress: bool | 
             closed = pipeline.feed(records, shard="replay", now=now) + pipeline.tick(now)
             _judge(pipeline, closed, judged)
             pipeline.labels.expire(now)
-            if pipeline.feature_names() != names_before:
+            if pipeline.feature_names() != names_before:  # a reference was built: decode its features typed
                 decoder = _decoder(config, pipeline)
             if bar:
                 bar.update(done, outcome.lines)
@@ -145,4 +159,5 @@ def _decoder(config: Config, pipeline: Pipeline) -> Decoder:
     fields = config.kafka.fields if config.kafka is not None else None
     mapping = dict(fields.predictions) if fields is not None else {}
     label_field = fields.labels.get("label", "label") if fields is not None else "label"
-    return Decoder(MIXED, mapping, pipeline.feature_names(), config.limits.max_message_bytes, label_field=label_field)
+    return Decoder(MIXED, mapping, pipeline.feature_names(), config.limits.max_message_bytes, label_field=label_field,
+                   kinds=pipeline.feature_kinds())

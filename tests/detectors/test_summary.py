@@ -119,3 +119,19 @@ def test_merge_refuses_other_layouts():
         assert "different layouts" in str(exc)
     else:
         raise AssertionError("merge of different layouts must fail")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.floats(-3, 3, allow_nan=False), min_size=1, max_size=9), min_size=1, max_size=4),
+       st.lists(st.one_of(st.sampled_from([-1.0, 0.0, 1.0, 2.5]), st.floats(-4, 4), st.just(float("nan")),
+                          st.just(float("-inf"))), max_size=80))
+def test_vectorised_binning_equals_searchsorted(edge_lists, values):
+    columns = tuple(Column(f"x{i}", "numeric", np.unique(np.array(e))) for i, e in enumerate(edge_lists))
+    layout = Layout(columns)
+    data = np.array(values, dtype=np.float64)
+    counts = layout.count({c.name: data for c in columns}, len(values))
+    for row, column in enumerate(columns):
+        finite = data[np.isfinite(data)]
+        expected = np.bincount(np.searchsorted(column.edges, finite, side="right") + 1, minlength=layout.width)
+        expected[0] = data.size - finite.size
+        np.testing.assert_array_equal(counts[row], expected)
