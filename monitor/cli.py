@@ -102,9 +102,8 @@ def _reference_build(args: argparse.Namespace) -> int:
     except LookupError as exc:
         raise ConfigError(args.config, [("--model", str(exc))]) from None
     data = Path(args.data)
-    if args.format:
-        import dataclasses
-        model = dataclasses.replace(model, reference=dataclasses.replace(model.reference, format=args.format))
+    import dataclasses  # --data has its own format: --format, or its file name's suffix
+    model = dataclasses.replace(model, reference=dataclasses.replace(model.reference, format=args.format))
     profile = profiles.build_from_file(model, data, config)
     with _open_store(config) as store:
         identity = profiles.file_identity(data)

@@ -45,7 +45,7 @@ def read_table(path: Path, fmt: str | None = None) -> dict[str, list[Any] | np.n
         elif kind == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_json(path, lines=True)
+            frame = pd.read_json(path, lines=True, precise_float=True)  # exact values, as the file says
     except FileNotFoundError:
         raise ProfileError(f"{path}: no such file") from None
     except Exception as exc:  # pandas and pyarrow raise many types for a bad file; name the file, keep the cause

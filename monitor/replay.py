@@ -73,7 +73,7 @@ def chunks(stream: IO[bytes], size: int = CHUNK_BYTES) -> Iterator[tuple[list[by
 
     >>> import io
     >>> list(chunks(io.BytesIO(b'{"a": 1}\\r\\n\\n{"b": 2}'), size=4))
-    [([b'{"a": 1}'], 10), ([b'{"b": 2}'], 19)]
+    [([b'{"a": 1}'], 11), ([b'{"b": 2}'], 19)]
     """
     done = 0
     tail = b""
