@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.log_level != "DEBUG":  # alembic narrates every plugin and migration step at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "check":
         from monitor.config import check_main
         return check_main(args.config)
