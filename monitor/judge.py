@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from detectors.compare import PVALUE_STATISTICS, STATISTICS, Comparison, compare
+from detectors.performance import binary_metrics, multiclass_metrics, regression_metrics
 from detectors.profile import ReferenceProfile
+from monitor.columns import category_text
+from monitor.config import ModelConfig
 from monitor.results import PREDICTION, FeatureResult, Reason, WindowResult
 from monitor.windows import ClosedWindow
 
@@ -91,3 +94,26 @@ def rules_from(statistics: Sequence[str], rules: Mapping[str, float], drift_shar
                critical_features: Sequence[str], min_events: int) -> DriftRules:
     """Build :class:`DriftRules` from config values."""
     return DriftRules(tuple(statistics), dict(rules), drift_share, tuple(critical_features), min_events)
+
+
+def performance_metrics(model: ModelConfig, predictions: list[Any], labels: list[Any]) -> dict[str, float]:
+    """The model's configured performance metrics over joined pairs (CONTRACT §3)."""
+    perf = model.performance
+    if model.task == "regression":
+        y = np.array(labels, dtype=np.float64)
+        p = np.array(predictions, dtype=np.float64)
+        ok = np.isfinite(y) & np.isfinite(p)
+        return regression_metrics(y[ok], p[ok], perf.metrics)
+    if model.task == "multiclass_classification":
+        y_text = np.array([category_text(v) for v in labels], dtype=object)
+        p_text = np.array([category_text(v) for v in predictions], dtype=object)
+        ok = np.array([a is not None and b is not None for a, b in zip(y_text, p_text)], dtype=bool)
+        return multiclass_metrics(y_text[ok].astype(str), p_text[ok].astype(str), perf.metrics)
+    positive = category_text(perf.positive_label)
+    y_bin = np.array([category_text(v) == positive for v in labels], dtype=np.int64)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in predictions):
+        scores = np.array(predictions, dtype=np.float64)
+        ok = np.isfinite(scores)
+        return binary_metrics(y_bin[ok], scores[ok], perf.metrics, threshold=perf.threshold)
+    classes = np.array([category_text(v) == positive for v in predictions], dtype=np.int64)
+    return binary_metrics(y_bin, classes, perf.metrics, threshold=perf.threshold)

@@ -1,28 +1,26 @@
 """decode -> window -> judge for every configured model: the code path shared by ``replay`` and the daemon.
 
 The pipeline takes decoded :class:`~monitor.decode.Records`, routes them by model, feeds each
-model's windows (or, for a reference built from live events, its reference buffer), joins labels to
-predictions, and turns closed windows into :class:`~monitor.results.WindowResult`. It reads no
-clock and does no I/O: callers pass ``now`` and persist what it returns.
+model's windows (or, for a reference built from live events, its reference buffer), and turns
+closed windows into :class:`~monitor.results.WindowResult`. What it saw of predictions and labels
+comes back in :class:`Fed` for the caller to join (in memory for a replay, in the store for the
+daemon). It reads no clock and does no I/O: callers pass ``now`` and persist what it returns.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from detectors.performance import binary_metrics, multiclass_metrics, regression_metrics
 from detectors.profile import ReferenceProfile
-from monitor.columns import category_text, typed_columns
+from monitor.columns import typed_columns
 from monitor.config import Config, ModelConfig
 from monitor.decode import FEATURES, LABELS, PREDICTIONS, Records
 from monitor.judge import DriftRules, judge
-from monitor.labels import Joined, LabelJoin
 from monitor.reference import build_profile
 from monitor.results import PREDICTION, WindowResult
 from monitor.windows import ClosedWindow, CountWindows, TimeWindows
@@ -34,11 +32,17 @@ ProfileSink = Callable[[str, ReferenceProfile], int | None]
 
 
 @dataclass
-class _Pairs:
-    """Joined (prediction, label) pairs of one window, for its performance."""
+class Fed:
+    """What one batch did: windows it closed (count windows), late events, and rows for the label join.
 
-    predictions: list[Any] = field(default_factory=list)
-    labels: list[Any] = field(default_factory=list)
+    ``predictions[model]`` is ``(prediction_ids, window_keys, predictions)`` and ``labels[model]``
+    is ``(prediction_ids, labels)``, for the messages that carry a prediction id.
+    """
+
+    closed: list[ClosedWindow] = field(default_factory=list)
+    late: Counter[str] = field(default_factory=Counter)
+    predictions: dict[str, tuple[list[str], list[float], list[Any]]] = field(default_factory=dict)
+    labels: dict[str, tuple[list[str], list[Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,8 +56,6 @@ class ModelRuntime:
     windows: TimeWindows | CountWindows | None = None
     reference_buffer: list[Records] = field(default_factory=list)
     buffered: int = 0
-    late: int = 0
-    pairs: dict[Hashable, _Pairs] = field(default_factory=lambda: defaultdict(_Pairs))
 
 
 class Pipeline:
@@ -86,8 +88,6 @@ class Pipeline:
             if profile is not None:
                 runtime.windows = self._windows_for(model, profile)
             self.models[model.name] = runtime
-        max_ttl = max((m.performance.label_ttl_s for m in config.models), default=7 * 86400.0)
-        self.labels = LabelJoin(max_ttl, config.limits.max_pending_labels)
         self.late = Counter[str]()
 
     def _windows_for(self, model: ModelConfig, profile: ReferenceProfile) -> TimeWindows | CountWindows:
@@ -130,72 +130,64 @@ class Pipeline:
                     clash.add(column.name)
         return {name: kind for name, kind in kinds.items() if name not in clash}
 
-    def feed(self, records: Records, shard: str, now: float) -> list[ClosedWindow]:
-        """Route one decoded batch; returns windows closed by count (time windows close in :meth:`tick`)."""
-        closed: list[ClosedWindow] = []
+    def feed(self, records: Records, shard: str, now: float) -> Fed:
+        """Route one decoded batch (time windows close in :meth:`tick`, count windows as they fill)."""
+        fed = Fed()
         if len(records) == 0:
-            return closed
+            return fed
         models = records.model
         first = models[0]
         names = [first] if (models == first).all() else np.unique(models).tolist()
         for name in names:
             part = records if len(names) == 1 else records.take(np.flatnonzero(models == name))
-            closed.extend(self._feed_model(self.models[name], part, shard, now))
-        return closed
+            self._feed_model(self.models[name], part, shard, now, fed)
+        self.late.update(fed.late)
+        return fed
 
-    def _feed_model(self, runtime: ModelRuntime, records: Records, shard: str, now: float) -> list[ClosedWindow]:
-        kinds = records.kind
-        is_label = kinds == LABELS
+    def _feed_model(self, runtime: ModelRuntime, records: Records, shard: str, now: float, fed: Fed) -> None:
+        is_label = records.kind == LABELS
         if is_label.any():
             rows = [i for i in np.flatnonzero(is_label).tolist() if records.prediction_id[i] is not None]
-            self._joined(runtime, self.labels.add_labels(
-                runtime.config.name, [records.prediction_id[i] for i in rows], [records.label[i] for i in rows], now))
+            fed.labels[runtime.config.name] = ([records.prediction_id[i] for i in rows],  # type: ignore[misc]
+                                               [records.label[i] for i in rows])
             if is_label.all():
-                return []
+                return
             records = records.take(np.flatnonzero(~is_label))
         if runtime.profile is None:
-            return self._buffer_reference(runtime, records, shard, now)
-        return self._window(runtime, records, shard, now)
+            self._buffer_reference(runtime, records, shard, now, fed)
+        else:
+            self._window(runtime, records, shard, now, fed)
 
-    def _window(self, runtime: ModelRuntime, records: Records, shard: str, now: float) -> list[ClosedWindow]:
+    def _window(self, runtime: ModelRuntime, records: Records, shard: str, now: float, fed: Fed) -> None:
         assert runtime.profile is not None and runtime.windows is not None
         raw = dict(records.features) if records.extra_features is None else _from_mappings(records.extra_features)
         raw[PREDICTION] = records.prediction
         columns = typed_columns(raw, runtime.profile.layout)
         version = next((v for v in reversed(records.model_version) if v is not None), None)
         windows = runtime.windows
-        is_prediction = records.kind == PREDICTIONS
         if isinstance(windows, TimeWindows):
             keys = np.floor(records.timestamp / windows.size_s) * windows.size_s
+            on_time = keys + windows.size_s > windows.closed_until
             late = windows.add(records.timestamp, columns, shard=shard, now=now, model_version=version)
-            closed: list[ClosedWindow] = []
+            if late:  # late events are not counted anywhere, not even in the label join
+                fed.late[runtime.config.name] += late
+                keys, records = keys[on_time], records.take(np.flatnonzero(on_time))
         else:
             keys = windows.keys_for(len(records))
-            closed = windows.add(records.timestamp, columns, model_version=version)
-            late = 0
-        if late:
-            runtime.late += late
-            self.late[runtime.config.name] += late
-        self._track_predictions(runtime, records, is_prediction, keys, now)
-        return closed
+            fed.closed.extend(windows.add(records.timestamp, columns, model_version=version))
+        self._predictions(runtime, records, keys, fed)
 
-    def _track_predictions(self, runtime: ModelRuntime, records: Records, is_prediction: np.ndarray,
-                           keys: np.ndarray, now: float) -> None:
+    @staticmethod
+    def _predictions(runtime: ModelRuntime, records: Records, keys: np.ndarray, fed: Fed) -> None:
+        is_prediction = records.kind == PREDICTIONS
         pids, windows, predictions = records.prediction_id, keys.tolist(), records.prediction
         if not is_prediction.all() or None in pids:
             rows = [i for i in np.flatnonzero(is_prediction).tolist() if pids[i] is not None]
             pids, windows, predictions = [pids[i] for i in rows], [windows[i] for i in rows], [predictions[i] for i in rows]
         if pids:
-            self._joined(runtime, self.labels.add_predictions(runtime.config.name, pids, windows, predictions, now))
+            fed.predictions[runtime.config.name] = (pids, windows, predictions)  # type: ignore[assignment]
 
-    def _joined(self, runtime: ModelRuntime, joined: list[Joined]) -> None:
-        for pair in joined:
-            bucket = runtime.pairs[pair.window]
-            bucket.predictions.append(pair.prediction)
-            bucket.labels.append(pair.label)
-
-    def _buffer_reference(self, runtime: ModelRuntime, records: Records, shard: str,
-                          now: float) -> list[ClosedWindow]:
+    def _buffer_reference(self, runtime: ModelRuntime, records: Records, shard: str, now: float, fed: Fed) -> None:
         """Keep events for a reference built from live traffic; what comes after the first N is windowed."""
         target = runtime.config.reference.events
         assert target is not None
@@ -205,8 +197,7 @@ class Pipeline:
         if runtime.buffered >= target:
             self._build_live_profile(runtime)
             if len(records) > room:
-                return self._window(runtime, records.take(np.arange(room, len(records))), shard, now)
-        return []
+                self._window(runtime, records.take(np.arange(room, len(records))), shard, now, fed)
 
     def _build_live_profile(self, runtime: ModelRuntime) -> None:
         model = runtime.config
@@ -247,55 +238,13 @@ class Pipeline:
                 closed.extend(runtime.windows.flush())
         return closed
 
-    def judge(self, window: ClosedWindow, closed_at: float | None = None) -> WindowResult:
-        """Judge a closed window against its model's reference, with the performance known so far."""
+    def judge(self, window: ClosedWindow, closed_at: float | None = None,
+              performance: Mapping[str, float] | None = None, labels: int = 0) -> WindowResult:
+        """Judge a closed window against its model's reference."""
         runtime = self.models[window.model]
         assert runtime.profile is not None
-        performance, labels = self.performance(window)
         return judge(window, runtime.profile, runtime.reference_version, runtime.rules, closed_at=closed_at,
                      performance=performance, labels=labels)
-
-    def performance(self, window: ClosedWindow | WindowResult) -> tuple[dict[str, float], int]:
-        """Performance metrics of a window from its joined labels, and how many labels it has."""
-        runtime = self.models[window.model]
-        key = window.key if isinstance(window, ClosedWindow) else window.start
-        pairs = runtime.pairs.get(key)
-        if pairs is None or not pairs.labels:
-            return {}, 0
-        model = runtime.config
-        metrics = performance_metrics(model, pairs.predictions, pairs.labels)
-        return metrics, len(pairs.labels)
-
-    def refresh(self, result: WindowResult, key: Hashable) -> WindowResult:
-        """The same window result with its performance recomputed from the labels joined since."""
-        pairs = self.models[result.model].pairs.get(key)
-        if pairs is None or not pairs.labels:
-            return result
-        metrics = performance_metrics(self.models[result.model].config, pairs.predictions, pairs.labels)
-        return dataclasses.replace(result, performance=metrics, labels=len(pairs.labels))
-
-
-def performance_metrics(model: ModelConfig, predictions: list[Any], labels: list[Any]) -> dict[str, float]:
-    """The model's configured performance metrics over joined pairs (CONTRACT §3)."""
-    perf = model.performance
-    if model.task == "regression":
-        y = np.array(labels, dtype=np.float64)
-        p = np.array(predictions, dtype=np.float64)
-        ok = np.isfinite(y) & np.isfinite(p)
-        return regression_metrics(y[ok], p[ok], perf.metrics)
-    if model.task == "multiclass_classification":
-        y_text = np.array([category_text(v) for v in labels], dtype=object)
-        p_text = np.array([category_text(v) for v in predictions], dtype=object)
-        ok = np.array([a is not None and b is not None for a, b in zip(y_text, p_text)], dtype=bool)
-        return multiclass_metrics(y_text[ok].astype(str), p_text[ok].astype(str), perf.metrics)
-    positive = category_text(perf.positive_label)
-    y_bin = np.array([category_text(v) == positive for v in labels], dtype=np.int64)
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in predictions):
-        scores = np.array(predictions, dtype=np.float64)
-        ok = np.isfinite(scores)
-        return binary_metrics(y_bin[ok], scores[ok], perf.metrics, threshold=perf.threshold)
-    classes = np.array([category_text(v) == positive for v in predictions], dtype=np.int64)
-    return binary_metrics(y_bin, classes, perf.metrics, threshold=perf.threshold)
 
 
 def _from_mappings(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

@@ -7,6 +7,7 @@ expiry behave as they did live. At the end of the input every open window closes
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -14,12 +15,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Hashable, Iterator
+from typing import IO, Any, Callable, Hashable, Iterator
 
 from monitor import profiles as profile_source
 from monitor.config import Config
 from monitor.decode import MIXED, Decoder
-from monitor.pipeline import Pipeline
+from monitor.judge import performance_metrics
+from monitor.labels import Joined, LabelJoin
+from monitor.pipeline import Fed, Pipeline
 from monitor.results import WindowResult
 from monitor.store import Store
 from monitor.windows import ClosedWindow
@@ -111,6 +114,7 @@ def replay(config: Config, path: Path, store: Store | None, *, progress: bool | 
                                             clock()).version
 
     pipeline = Pipeline(config, profiles, on_profile=on_profile)
+    pairs = JoinedPairs(config)
     decoder = _decoder(config, pipeline)
     outcome = ReplayOutcome(results=[])
     judged: list[tuple[Hashable, WindowResult]] = []
@@ -127,9 +131,9 @@ def replay(config: Config, path: Path, store: Store | None, *, progress: bool | 
             if len(records):
                 now = max(now, float(records.timestamp.max()))
             names_before = pipeline.feature_names()
-            closed = pipeline.feed(records, shard="replay", now=now) + pipeline.tick(now)
-            _judge(pipeline, closed, judged)
-            pipeline.labels.expire(now)
+            fed = pipeline.feed(records, shard="replay", now=now)
+            pairs.add(fed, now)
+            _judge(pipeline, fed.closed + pipeline.tick(now), judged)
             if pipeline.feature_names() != names_before:  # a reference was built: decode its features typed
                 decoder = _decoder(config, pipeline)
             if bar:
@@ -137,7 +141,7 @@ def replay(config: Config, path: Path, store: Store | None, *, progress: bool | 
     if bar:
         bar.close()
     _judge(pipeline, pipeline.flush(), judged)
-    outcome.results = [pipeline.refresh(result, key) for key, result in judged]
+    outcome.results = [pairs.performance(result, key) for key, result in judged]
     outcome.late = Counter(pipeline.late)
     if store is not None:
         with store.transaction() as conn:
@@ -148,6 +152,39 @@ def replay(config: Config, path: Path, store: Store | None, *, progress: bool | 
              outcome.accepted, sum(outcome.rejected.values()), sum(outcome.late.values()), len(outcome.results),
              outcome.seconds)
     return outcome
+
+
+class JoinedPairs:
+    """Labels joined to predictions in memory, per model and window, for the windows' performance."""
+
+    def __init__(self, config: Config) -> None:
+        self.models = {m.name: m for m in config.models}
+        ttl = max((m.performance.label_ttl_s for m in config.models), default=7 * 86400.0)
+        self.join = LabelJoin(ttl, config.limits.max_pending_labels)
+        self.pairs: dict[tuple[str, Hashable], tuple[list[Any], list[Any]]] = {}
+
+    def add(self, fed: Fed, now: float) -> None:
+        """Join what one batch brought; entries waiting longer than the TTL (event time) expire."""
+        for model, (pids, labels) in fed.labels.items():
+            self._keep(self.join.add_labels(model, pids, labels, now))
+        for model, (pids, keys, predictions) in fed.predictions.items():
+            self._keep(self.join.add_predictions(model, pids, keys, predictions, now))
+        self.join.expire(now)
+
+    def _keep(self, joined: list[Joined]) -> None:
+        for pair in joined:
+            predictions, labels = self.pairs.setdefault((pair.model, pair.window), ([], []))
+            predictions.append(pair.prediction)
+            labels.append(pair.label)
+
+    def performance(self, result: WindowResult, key: Hashable) -> WindowResult:
+        """The window's result with the performance of its joined pairs."""
+        found = self.pairs.get((result.model, key))
+        if not found:
+            return result
+        predictions, labels = found
+        metrics = performance_metrics(self.models[result.model], predictions, labels)
+        return dataclasses.replace(result, performance=metrics, labels=len(labels))
 
 
 def _judge(pipeline: Pipeline, closed: list[ClosedWindow], into: list[tuple[Hashable, WindowResult]]) -> None:

@@ -24,18 +24,32 @@ SummaryFactory = Callable[[int], WindowSummary]
 
 @dataclass
 class OpenWindow:
-    """A window still receiving events."""
+    """A window still receiving events, with one partial summary per shard that fed it.
+
+    Partial summaries merge into the window's summary; keeping them apart lets each Kafka
+    partition's share be checkpointed with that partition's offset, and move with it.
+    """
 
     start: float
     end: float
-    summary: WindowSummary
+    parts: dict[str, WindowSummary]
     model_version: str | None = None
     key: float = 0.0
+    dirty: set[str] = field(default_factory=set)
+
+    @property
+    def summary(self) -> WindowSummary:
+        """All shards' events merged (shards in name order, so the merge is deterministic)."""
+        parts = [self.parts[shard] for shard in sorted(self.parts)]
+        merged = parts[0]
+        for part in parts[1:]:
+            merged = merged.merge(part)
+        return merged
 
     @property
     def events(self) -> int:
         """Events counted so far."""
-        return self.summary.n
+        return sum(part.n for part in self.parts.values())
 
 
 @dataclass(frozen=True)
@@ -122,13 +136,45 @@ class TimeWindows:
             rows = inverse == k if groups.size > 1 else slice(None)
             window = self.open.get(start)
             if window is None:
-                window = self.open[start] = OpenWindow(start, start + self.size_s,
-                                                       self.new_summary(window_seed(self.model, start)), key=start)
+                window = self.open[start] = OpenWindow(start, start + self.size_s, {}, key=start)
+            summary = window.parts.get(shard)
+            if summary is None:
+                summary = window.parts[shard] = self.new_summary(window_seed(f"{self.model}/{shard}", start))
             part = {name: col[rows] for name, col in columns.items()}
-            window.summary.update(part, n=int(np.count_nonzero(rows)) if groups.size > 1 else len(starts))
+            summary.update(part, n=int(np.count_nonzero(rows)) if groups.size > 1 else len(starts))
+            window.dirty.add(shard)
             if model_version is not None:
                 window.model_version = model_version
         return late
+
+    def restore(self, shard: str, start: float, summary: WindowSummary, max_event_time: float | None = None,
+                last_seen: float | None = None) -> None:
+        """Put back a shard's checkpointed partial summary of an open window (after a restart or rebalance)."""
+        window = self.open.get(start)
+        if window is None:
+            window = self.open[start] = OpenWindow(start, start + self.size_s, {}, key=start)
+        window.parts[shard] = summary
+        if max_event_time is not None:
+            state = self.shards.setdefault(shard, _Shard())
+            state.max_event_time = max(state.max_event_time, max_event_time)
+            state.last_seen_wall = max(state.last_seen_wall, last_seen if last_seen is not None else state.last_seen_wall)
+
+    def forget(self, shard: str) -> None:
+        """Drop a shard's partial summaries and watermark (its partition was revoked after a checkpoint)."""
+        self.shards.pop(shard, None)
+        for start in list(self.open):
+            window = self.open[start]
+            window.parts.pop(shard, None)
+            window.dirty.discard(shard)
+            if not window.parts:
+                del self.open[start]
+
+    def close(self, start: float, reason: str) -> ClosedWindow | None:
+        """Close one window now (the daemon decides when, from every daemon's shards); None if not open."""
+        if start not in self.open:
+            self.closed_until = max(self.closed_until, start + self.size_s)
+            return None
+        return self._close([start], reason)[0]
 
     def watermark(self, now: float) -> float:
         """Smallest max event time over the shards that are not idle, minus the allowed lateness."""
@@ -188,7 +234,7 @@ class CountWindows:
         while pos < n:
             if self.current is None:
                 self.current = OpenWindow(float("inf"), float("-inf"),
-                                          self.new_summary(window_seed(self.model, float(self.sequence))),
+                                          {"": self.new_summary(window_seed(self.model, float(self.sequence)))},
                                           key=float(self.sequence))
                 self.sequence += 1
             window = self.current
@@ -197,7 +243,7 @@ class CountWindows:
             stamps = timestamps[part]
             window.start = min(window.start, float(stamps.min()))
             window.end = max(window.end, float(stamps.max()))
-            window.summary.update({k: v[part] for k, v in columns.items()}, n=take)
+            window.parts[""].update({k: v[part] for k, v in columns.items()}, n=take)
             if model_version is not None:
                 window.model_version = model_version
             pos += take
