@@ -1,4 +1,4 @@
-"""Core statements behind the Store: upserts, and WindowResults written to and rebuilt from rows.
+"""Core statements behind the Store: upserts (one row or many), and WindowResults written to and rebuilt from rows.
 
 A WindowResult is spread over four tables: ``windows`` (one row), ``window_features`` (one
 row per FeatureResult, the prediction flagged ``is_prediction``), ``feature_statistics``
@@ -44,6 +44,22 @@ def upsert(
     if returning is not None:
         stmt = stmt.returning(returning)
     return conn.execute(stmt)
+
+
+def bulk_upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    """Upsert many rows with one executemany; ``rows`` share their columns and hold each key once."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # Store.open rejects other databases; this guards direct use
+        raise ValueError(f"bulk_upsert: unsupported dialect {dialect!r}")
+    updates = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=updates)
+    conn.execute(stmt, list(rows))
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Mapping
 
+MAX_KEY_LENGTH = 255
+"""Longest model name, shard, topic, group id or prediction id the store accepts (VARCHAR(255))."""
+
 
 @dataclass(frozen=True)
 class ProfileRecord:
@@ -36,6 +39,36 @@ class WindowStateRecord:
     window_end: float
     payload: bytes
     events: int
+    updated_at: float
+    sealed: bool = False
+
+
+@dataclass(frozen=True)
+class ShardStateRecord:
+    """Where one shard (a partition ``topic:partition``) stands for one model.
+
+    ``max_event_time`` is the largest event time seen in the shard for the model (its
+    watermark before lateness); ``last_seen`` is the wall time of its newest event.
+    """
+
+    model: str
+    shard: str
+    max_event_time: float
+    last_seen: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class ModelStateRecord:
+    """Where one model's windows stand: what is closed and the next count-window number.
+
+    ``closed_until`` is the end of the newest judged window (events of windows ending at or
+    before it are late), or None before the first one closed.
+    """
+
+    model: str
+    closed_until: float | None
+    sequence: int
     updated_at: float
 
 

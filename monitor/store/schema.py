@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 NAMING_CONVENTION = {
@@ -129,6 +130,90 @@ window_state = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("events", BigInteger, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("sealed", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("model", "shard", "window_start"),
 )
-"""Serialized accumulators of open windows, per model and shard (a partition key or "replay")."""
+"""Serialized accumulators of windows, per model and shard (a partition ``topic:partition`` or "replay").
+
+``sealed`` marks a shard's final partial state of a window whose end that shard's watermark
+has passed; the window is judged once every shard carrying the model has sealed it.
+"""
+
+# --- daemon state (migration 0002) ---------------------------------------------------------
+
+offsets = Table(
+    "offsets",
+    metadata,
+    Column("group_id", String(255), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("group_id", "topic", "partition"),
+)
+"""The next offset to consume per consumer group and partition; the store, not Kafka, owns it."""
+
+shard_state = Table(
+    "shard_state",
+    metadata,
+    Column("model", String(255), nullable=False),
+    Column("shard", String(255), nullable=False),
+    Column("max_event_time", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("model", "shard"),
+)
+"""Per model and shard: the largest event time seen (its watermark) and the wall time of its newest event."""
+
+model_state = Table(
+    "model_state",
+    metadata,
+    Column("model", String(255), nullable=False),
+    Column("closed_until", Double, nullable=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("model"),
+)
+"""Per model: end of the newest judged window (NULL: none yet) and the next count-window number."""
+
+pending_predictions = Table(
+    "pending_predictions",
+    metadata,
+    Column("model", String(255), nullable=False),
+    Column("prediction_id", String(255), nullable=False),
+    Column("window_key", Double, nullable=False),
+    Column("prediction", JSON, nullable=False),
+    Column("arrived_at", Double, nullable=False),
+    PrimaryKeyConstraint("model", "prediction_id"),
+    Index("ix_pending_predictions_arrived_at", "arrived_at"),
+)
+"""Predictions waiting for their label; ``window_key`` names their window (its start, or its count number).
+
+``prediction`` (and ``label`` below) hold the value boxed in a one-element JSON array, so
+that SQLite's NUMERIC affinity for JSON columns cannot turn ``1.0`` into ``1``.
+"""
+
+pending_labels = Table(
+    "pending_labels",
+    metadata,
+    Column("model", String(255), nullable=False),
+    Column("prediction_id", String(255), nullable=False),
+    Column("label", JSON, nullable=False),
+    Column("arrived_at", Double, nullable=False),
+    PrimaryKeyConstraint("model", "prediction_id"),
+    Index("ix_pending_labels_arrived_at", "arrived_at"),
+)
+"""Labels that arrived before their prediction."""
+
+window_labels = Table(
+    "window_labels",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False),
+    Column("window_key", Double, nullable=False),
+    Column("prediction", JSON, nullable=False),
+    Column("label", JSON, nullable=False),
+    Column("joined_at", Double, nullable=False),
+    Index("ix_window_labels_model_window_key", "model", "window_key"),
+)
+"""Joined (prediction, label) pairs per window, for its performance metrics; ``id`` keeps join order."""

@@ -21,7 +21,10 @@ from monitor.store import engine as engines
 from monitor.store.schema import feature_statistics, metadata, window_features, window_reasons, windows
 
 NAN = float("nan")
-TABLES = {"reference_profiles", "windows", "window_features", "feature_statistics", "window_reasons", "window_state"}
+TABLES = {
+    "reference_profiles", "windows", "window_features", "feature_statistics", "window_reasons", "window_state",
+    "offsets", "shard_state", "model_state", "pending_predictions", "pending_labels", "window_labels",
+}
 
 
 @pytest.fixture
@@ -112,7 +115,7 @@ def test_open_creates_the_schema_at_head_on_an_empty_database(store_url: str) ->
     with Store.open(store_url) as store:
         names = set(inspect(store._engine).get_table_names())
         assert TABLES | {"alembic_version"} <= names
-        assert engines.current_revision(store._engine) == engines.head_revision() == "0001"
+        assert engines.current_revision(store._engine) == engines.head_revision() == "0002"
 
 
 def test_reopening_is_idempotent_and_keeps_the_data(store_url: str) -> None:
