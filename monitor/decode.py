@@ -25,8 +25,12 @@ from monitor.columns import categorical_column, numeric_column
 
 PREDICTIONS, FEATURES, LABELS, MIXED = "predictions", "features", "labels", "mixed"
 KINDS = (PREDICTIONS, FEATURES, LABELS, MIXED)
-REASONS = ("not_json", "not_object", "bad_type", "missing_field", "bad_timestamp", "unknown_model", "oversized")
+REASONS = ("not_json", "not_object", "bad_type", "missing_field", "bad_timestamp", "unknown_model", "oversized",
+           "bad_id")
 """Every reason a message can be rejected for (the ``reason`` label of driftd_events_rejected_total)."""
+
+MAX_ID_LENGTH = 255
+"""Longest prediction id accepted (the store's key length)."""
 
 CONTRACT_FIELDS = ("model", "model_version", "prediction_id", "timestamp", "features", "prediction", "label")
 _REQUIRED = {PREDICTIONS: ("model", "timestamp", "prediction"), FEATURES: ("model", "timestamp"),
@@ -236,10 +240,13 @@ class Decoder:
             known |= model == name
         unknown = ~missing & ~known
         bad_time = ~missing & ~unknown & bad_stamp
+        long_id = _long_ids(pid) & ~missing & ~unknown & ~bad_time
         for i in np.flatnonzero(missing | unknown | bad_time).tolist():
             rejections.append(self._rejection(positions[i], events[i], kind[i], bool(unknown[i])))
+        for i in np.flatnonzero(long_id).tolist():
+            rejections.append(Rejection(positions[i], "bad_id", f"prediction_id longer than {MAX_ID_LENGTH} characters"))
         rejections.sort(key=lambda r: r.index)
-        keep = ~(missing | unknown | bad_time)
+        keep = ~(missing | unknown | bad_time | long_id)
         rows = None if keep.all() else np.flatnonzero(keep)
         pick = (lambda col: col) if rows is None else (lambda col: col[rows])
         feats = pick(features)
@@ -294,6 +301,14 @@ def _objects(values: list[Any]) -> np.ndarray:
 def _absent(column: np.ndarray) -> np.ndarray:
     """True where a field was not in the message or was null."""
     return np.asarray((column == _UNSET) | (column == None), dtype=bool)  # noqa: E711 (elementwise)
+
+
+def _long_ids(column: np.ndarray) -> np.ndarray:
+    """True where a prediction id is longer than the store keeps (numbers are at most 20 digits)."""
+    ids = column.tolist()
+    if max(map(len, (v for v in ids if type(v) is str)), default=0) <= MAX_ID_LENGTH:
+        return np.zeros(len(ids), dtype=bool)
+    return np.array([type(v) is str and len(v) > MAX_ID_LENGTH for v in ids], dtype=bool)
 
 
 def _values(column: np.ndarray) -> list[Any]:

@@ -8,6 +8,8 @@ from typing import Iterator
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.kafka"]
+
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_START_HINT = (
     "PostgreSQL must run at 127.0.0.1:5432 (trust auth, user postgres) for the storage tests; "

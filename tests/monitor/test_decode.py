@@ -104,3 +104,9 @@ def test_fast_path_and_one_by_one_agree():
     slow = d.decode(good + [b"bad"]).records  # one bad message sends the batch one by one
     assert fast.prediction_id == slow.prediction_id and fast.features == slow.features
     np.testing.assert_array_equal(fast.timestamp, slow.timestamp)
+
+
+def test_prediction_ids_longer_than_the_store_keeps_are_rejected():
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(prediction_id="x" * 256), msg(prediction_id="y" * 255)])
+    assert [(r.index, r.reason) for r in out.rejections] == [(0, "bad_id")]
+    assert out.records.prediction_id == ["y" * 255]
