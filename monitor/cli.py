@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    run = sub.add_parser("run", help="the daemon: consume Kafka, judge windows, serve /metrics")
+    run.add_argument("-c", "--config", required=True)
+
     check = sub.add_parser("check", help="validate a config file; exit 0, or print every problem and exit 2")
     check.add_argument("-c", "--config", required=True)
 
@@ -60,13 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.log_level != "DEBUG":  # alembic narrates every plugin and migration step at INFO
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.log_level != "DEBUG":  # these narrate every plugin, job run and connection at INFO
+        for chatty in ("alembic", "apscheduler", "kafka"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.command == "check":
         from monitor.config import check_main
         return check_main(args.config)
     from monitor.errors import ConfigError, DriftdError
     try:
+        if args.command == "run":
+            return _run(args)
         if args.command == "reference":
             return _reference_build(args)
         if args.command == "replay":
@@ -92,6 +98,18 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 def _open_store(config):  # type: ignore[no-untyped-def]
     from monitor.store import Store
     return Store.open(config.storage.url)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from monitor.daemon import Daemon
+
+    daemon = Daemon(_load(args.config))
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+        return daemon.run()
+    finally:
+        daemon.close()
 
 
 def _reference_build(args: argparse.Namespace) -> int:

@@ -159,6 +159,13 @@ class TimeWindows:
             state.max_event_time = max(state.max_event_time, max_event_time)
             state.last_seen_wall = max(state.last_seen_wall, last_seen if last_seen is not None else state.last_seen_wall)
 
+    def restore_shard(self, shard: str, max_event_time: float, last_seen: float) -> None:
+        """Put back a shard's checkpointed watermark."""
+        state = self.shards.setdefault(shard, _Shard())
+        state.max_event_time = max(state.max_event_time, max_event_time)
+        state.last_seen_wall = max(state.last_seen_wall, last_seen)
+        self.last_event_wall = max(self.last_event_wall, last_seen)
+
     def forget(self, shard: str) -> None:
         """Drop a shard's partial summaries and watermark (its partition was revoked after a checkpoint)."""
         self.shards.pop(shard, None)
@@ -260,6 +267,11 @@ class CountWindows:
         window, self.current = self.current, None
         return [ClosedWindow(self.model, window.start, window.end, window.summary, window.model_version,
                              "end_of_input", window.key)]
+
+    def resume(self, key: float, summary: WindowSummary) -> None:
+        """Put back the checkpointed, partly filled window ``key`` (after a restart)."""
+        self.current = OpenWindow(float("inf"), float("-inf"), {"": summary}, key=key)
+        self.sequence = max(self.sequence, int(key) + 1)
 
     def keys_for(self, n: int) -> np.ndarray:
         """The window keys (sequence numbers) that the next ``n`` events will land in."""

@@ -147,12 +147,13 @@ class Store(CheckpointStore, LabelStore):
         with self._writing(f"save_window model={result.model}", conn) as c:
             return write_window(c, result)
 
-    def list_windows(self, model: str, limit: int | None = None) -> list[WindowResult]:
+    def list_windows(self, model: str, limit: int | None = None, *,
+                     conn: Connection | None = None) -> list[WindowResult]:
         """The stored windows of ``model``, newest (by end) first, at most ``limit`` of them."""
         if limit is not None and limit < 0:
             raise StoreError(f"limit: expected a count >= 0, got {limit}")
-        with self._reading("list_windows") as conn:
-            return read_windows(conn, model, limit=limit)
+        with self._reading("list_windows", conn) as c:
+            return read_windows(c, model, limit=limit)
 
     def latest_window(self, model: str, judged_only: bool = True) -> WindowResult | None:
         """The newest stored window of ``model`` (only judged ones unless ``judged_only`` is False)."""

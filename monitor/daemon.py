@@ -1,0 +1,371 @@
+"""``driftd run``: the long-running service — Kafka in, windows judged and stored, Prometheus out.
+
+Wiring and the main loop live here; the checkpoint transaction is :mod:`monitor.checkpoint`.
+Everything that touches the Kafka consumer runs on the loop's thread (kafka-python's consumer is
+not thread-safe): the scheduler's jobs only queue work for the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from prometheus_client import CollectorRegistry
+
+from detectors.summary import WindowSummary
+from monitor import profiles as profile_source
+from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
+from monitor.config import Config, KafkaConfig
+from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoder
+from monitor.errors import ConfigError, StaleOwnerError
+from monitor.http import HttpServer
+from monitor.metrics import Metrics
+from monitor.pipeline import Pipeline
+from monitor.results import WindowResult
+from monitor.source import DeadLetters, KafkaSource, PartitionBatch
+from monitor.store import Store
+from monitor.windows import CountWindows, TimeWindows
+
+log = logging.getLogger(__name__)
+
+_RESTORED_WINDOWS = 50
+"""How many of a model's newest windows are read back on start to re-export its gauges."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often the daemon does its periodic work (seconds)."""
+
+    checkpoint_s: float = 2.0
+    checkpoint_events: int = 200_000
+    lag_s: float = 10.0
+    poll_ms: int = 200
+    stalled_s: float = 120.0
+
+
+class _RateLimitedLog:
+    """Logs a problem once per key per interval, counting what it did not log."""
+
+    def __init__(self, interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self.last: dict[str, float] = {}
+        self.skipped: Counter[str] = Counter()
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = self.clock()
+        if now - self.last.get(key, float("-inf")) < self.interval_s:
+            self.skipped[key] += 1
+            return
+        self.last[key] = now
+        skipped = self.skipped.pop(key, 0)
+        log.warning(message + (f" (+{skipped} more since the last report)" if skipped else ""), *args)
+
+
+class Daemon:
+    """One driftd process: consumes its partitions, checkpoints them, serves /metrics.
+
+    Parameters
+    ----------
+    config
+        A validated config with a ``kafka`` section.
+    registry
+        Where the metrics live (a fresh registry by default).
+    clock
+        Wall time (tests pass their own).
+    """
+
+    def __init__(self, config: Config, *, registry: CollectorRegistry | None = None,
+                 clock: Callable[[], float] = time.time, timing: Timing = Timing()) -> None:
+        if config.kafka is None:
+            raise ConfigError(config.source, [("kafka", "`driftd run` needs a kafka section (bootstrap_servers, topics)")])
+        self.config = config
+        self.kafka: KafkaConfig = config.kafka
+        self.clock = clock
+        self.timing = timing
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry, max_series=config.limits.max_metric_series)
+        self.stopping = threading.Event()
+        self.tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.store: Store | None = None
+        self.source: KafkaSource | None = None
+        self.dead_letters: DeadLetters | None = None
+        self.http: HttpServer | None = None
+        self.pipeline: Pipeline | None = None
+        self.checkpointer: Checkpointer | None = None
+        self.pending = Pending()
+        self.decoders: dict[str, Decoder] = {}
+        self.topic_kinds: dict[str, str] = {}
+        self.last_loop = time.monotonic()
+        self.last_checkpoint = time.monotonic()
+        self.problems = _RateLimitedLog()
+        self.checkpoint_requested = False
+        self.scheduler: Any = None
+
+    # --- start and stop ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the store, build or load the references, serve HTTP, join the consumer group."""
+        self.store = Store.open(self.config.storage.url)
+        profiles = profile_source.resolve(self.config, self.store, self.clock())
+        self.pipeline = Pipeline(self.config, profiles, on_profile=self._store_live_profile)
+        self.checkpointer = Checkpointer(self.config, self.store, self.pipeline, self.kafka.group_id)
+        self._restore_count_windows()
+        self._restore_metrics()
+        self._build_decoders()
+        self.http = HttpServer(self.config.server.host, self.config.server.port, self.registry,
+                               healthy=self.healthy, ready=self.ready)
+        self.http.start()
+        if self.kafka.dead_letter_topic:
+            self.dead_letters = DeadLetters(self.kafka)
+        self.source = KafkaSource(self.kafka, list(self.topic_kinds), on_assign=self._on_assign,
+                                  on_revoke=self._on_revoke)
+        self._schedule()
+        log.info("driftd started group=%s topics=%s metrics=%s:%d", self.kafka.group_id, ",".join(self.topic_kinds),
+                 self.config.server.host, self.http.port)
+
+    def _schedule(self) -> None:
+        """Periodic work through APScheduler; jobs only queue tasks for the loop's thread."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self.scheduler.add_job(lambda: self.tasks.put(self.request_checkpoint), "interval",
+                               seconds=self.timing.checkpoint_s, id="checkpoint", max_instances=1, coalesce=True)
+        self.scheduler.add_job(lambda: self.tasks.put(self.sample_lag), "interval", seconds=self.timing.lag_s,
+                               id="consumer-lag", max_instances=1, coalesce=True)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, checkpoint and return (safe from a signal handler)."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        """Release everything (after :meth:`run` returned)."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        for closer in (self.source, self.dead_letters, self.http, self.store):
+            if closer is not None:
+                try:
+                    closer.close() if not isinstance(closer, HttpServer) else closer.stop()
+                except Exception:  # noqa: BLE001 - closing must go on; the cause is logged
+                    log.exception("error while closing %s", type(closer).__name__)
+
+    def run(self) -> int:
+        """The main loop until :meth:`stop`; returns the process exit code."""
+        assert self.source is not None
+        while not self.stopping.is_set():
+            batches = self.source.poll(self.timing.poll_ms)
+            started = time.perf_counter()
+            for batch in batches:
+                self._process(batch)
+            if batches:
+                self.metrics.observe_batch(time.perf_counter() - started)
+            self._run_tasks()
+            if self._checkpoint_due():
+                self.checkpoint()
+            self.last_loop = time.monotonic()
+        self.checkpoint()
+        log.info("driftd stopped after a final checkpoint")
+        return 0
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT drain: finish the batch, checkpoint, exit 0."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    # --- health -----------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """The loop made progress recently."""
+        return time.monotonic() - self.last_loop < self.timing.stalled_s
+
+    def ready(self) -> bool:
+        """The store answers and partitions are assigned."""
+        return (self.store is not None and self.source is not None and bool(self.source.assignment())
+                and self.store.ping())
+
+    # --- the work ---------------------------------------------------------------------------
+
+    def _process(self, batch: PartitionBatch) -> None:
+        assert self.pipeline is not None
+        kind = self.topic_kinds[batch.topic]
+        decoded = self.decoders[kind].decode(batch.values)
+        self.metrics.consumed(batch.topic, len(batch.values))
+        for reason, count in decoded.rejected_by_reason().items():
+            self.metrics.rejected(batch.topic, reason, count)
+            self.problems.warning(f"{batch.topic}:{reason}", "rejected %d message(s) topic=%s partition=%d reason=%s",
+                                  count, batch.topic, batch.partition, reason)
+        if self.dead_letters is not None:
+            for rejection in decoded.rejections:
+                self.dead_letters.send(batch.values[rejection.index], reason=rejection.reason, topic=batch.topic,
+                                       partition=batch.partition, offset=batch.offsets[rejection.index])
+        names_before = self.pipeline.feature_names()
+        fed = self.pipeline.feed(decoded.records, shard=f"{batch.topic}:{batch.partition}", now=self.clock())
+        for model, late in fed.late.items():
+            self.metrics.late(model, late)
+        self.pending.add(fed, batch.topic, batch.partition, batch.next_offset, len(batch.values))
+        if self.pipeline.feature_names() != names_before:
+            self._build_decoders()
+
+    def _checkpoint_due(self) -> bool:
+        return self.checkpoint_requested or self.pending.events >= self.timing.checkpoint_events or bool(
+            self.pending.closed)
+
+    def request_checkpoint(self) -> None:
+        """Checkpoint at the end of the current loop turn (the scheduler calls this every checkpoint_s)."""
+        self.checkpoint_requested = True
+
+    def checkpoint(self) -> Outcome | None:
+        """Write a checkpoint now; on a stale-owner conflict, drop in-memory state and reload it."""
+        assert self.checkpointer is not None
+        self.checkpoint_requested = False
+        try:
+            outcome = self.checkpointer.commit(self.pending, self.clock())
+        except StaleOwnerError as exc:
+            log.warning("checkpoint refused, another daemon owns a partition now: %s; reloading from the store", exc)
+            self._resync()
+            return None
+        self.pending = Pending()
+        self.last_checkpoint = time.monotonic()
+        self._export(outcome)
+        if self.source is not None and outcome.offsets:
+            self.source.commit(outcome.offsets)
+        return outcome
+
+    def _export(self, outcome: Outcome) -> None:
+        for result in outcome.results:
+            self.metrics.window_closed(result.model)
+            self._observe(result)
+            log.info("window judged model=%s start=%s end=%s events=%d drifted=%s share=%s", result.model,
+                     result.start, result.end, result.events, result.drifted, result.drift_share)
+        for result in outcome.refreshed:
+            self._observe(result)
+        for model, n in outcome.late.items():
+            self.metrics.late(model, n)
+        for model, n in outcome.joined.items():
+            self.metrics.labels_joined(model, n)
+        for model, n in outcome.expired.items():
+            self.metrics.labels_expired(model, n)
+
+    def _observe(self, result: WindowResult) -> None:
+        self.metrics.observe_window(result)
+        model = self.config.model(result.model)
+        self.metrics.observe_performance(result.model, result.end, result.performance, result.labels,
+                                         model.performance.min_labels)
+
+    def _run_tasks(self) -> None:
+        while True:
+            try:
+                task = self.tasks.get_nowait()
+            except queue.Empty:
+                return
+            task()
+
+    # --- partitions -------------------------------------------------------------------------
+
+    def _on_assign(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        """Restore the partitions' window state and return their stored offsets (where to seek)."""
+        assert self.store is not None and self.checkpointer is not None and self.pipeline is not None
+        stored = self.store.load_offsets(self.kafka.group_id, partitions)
+        for key in partitions:
+            self.checkpointer.stored[key] = stored.get(key)
+            self._restore_shard(f"{key[0]}:{key[1]}")
+        log.info("partitions assigned %s", ", ".join(f"{t}:{p}@{stored.get((t, p))}" for t, p in partitions))
+        return {key: stored.get(key) for key in partitions}
+
+    def _on_revoke(self, partitions: list[tuple[str, int]]) -> None:
+        """Checkpoint what was fed from the partitions, then forget their state."""
+        assert self.pipeline is not None and self.checkpointer is not None
+        self.checkpoint()
+        for topic, partition in partitions:
+            shard = f"{topic}:{partition}"
+            for runtime in self.pipeline.models.values():
+                if isinstance(runtime.windows, TimeWindows):
+                    runtime.windows.forget(shard)
+            self.checkpointer.stored.pop((topic, partition), None)
+            self.metrics.remove_consumer_lag(topic, partition)
+        log.info("partitions revoked %s", ", ".join(f"{t}:{p}" for t, p in partitions))
+
+    def _restore_shard(self, shard: str) -> None:
+        assert self.store is not None and self.pipeline is not None
+        states = {s.model: s for s in self.store.load_shard_states() if s.shard == shard}
+        for record in self.store.load_window_states(shard=shard):
+            runtime = self.pipeline.models.get(record.model)
+            if runtime is None or runtime.profile is None or not isinstance(runtime.windows, TimeWindows):
+                continue
+            state = states.get(record.model)
+            runtime.windows.restore(shard, record.window_start, WindowSummary.from_bytes(runtime.profile.layout,
+                                                                                         record.payload),
+                                    state.max_event_time if state else None, state.last_seen if state else None)
+        for model, state in states.items():
+            runtime = self.pipeline.models.get(model)
+            if runtime is not None and isinstance(runtime.windows, TimeWindows):
+                runtime.windows.restore_shard(shard, state.max_event_time, state.last_seen)
+
+    def _restore_count_windows(self) -> None:
+        assert self.store is not None and self.pipeline is not None
+        for name, runtime in self.pipeline.models.items():
+            windows = runtime.windows
+            if not isinstance(windows, CountWindows) or runtime.profile is None:
+                continue
+            state = self.store.get_model_state(name)
+            if state is not None:
+                windows.sequence = state.sequence
+            for record in self.store.load_window_states(name, shard=COUNT_SHARD):
+                windows.resume(record.window_start, WindowSummary.from_bytes(runtime.profile.layout, record.payload))
+
+    def _resync(self) -> None:
+        """After a refused checkpoint: forget everything since the last one and start again from the store."""
+        assert self.source is not None and self.store is not None
+        profiles = profile_source.resolve(self.config, self.store, self.clock())
+        self.pipeline = Pipeline(self.config, profiles, on_profile=self._store_live_profile)
+        self.checkpointer = Checkpointer(self.config, self.store, self.pipeline, self.kafka.group_id)
+        self.pending = Pending()
+        self._restore_count_windows()
+        positions = self._on_assign(self.source.assignment())
+        self.source.seek(positions)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _build_decoders(self) -> None:
+        assert self.pipeline is not None
+        names = self.pipeline.feature_names()
+        kinds = self.pipeline.feature_kinds()
+        fields = self.kafka.fields
+        limit = self.config.limits.max_message_bytes
+        topics = self.kafka.topics
+        self.topic_kinds = {topics.predictions: PREDICTIONS}
+        self.decoders = {PREDICTIONS: Decoder(PREDICTIONS, dict(fields.predictions), names, limit, kinds=kinds)}
+        if topics.features:
+            self.topic_kinds[topics.features] = FEATURES
+            self.decoders[FEATURES] = Decoder(FEATURES, dict(fields.features), names, limit, kinds=kinds)
+        if topics.labels:
+            self.topic_kinds[topics.labels] = LABELS
+            self.decoders[LABELS] = Decoder(LABELS, dict(fields.labels), names, limit, kinds=kinds)
+
+    def _restore_metrics(self) -> None:
+        """Export the newest judged windows again (the store is the truth; a restart shows the same values)."""
+        assert self.store is not None
+        min_labels = {m.name: m.performance.min_labels for m in self.config.models}
+        for model in self.config.models:
+            self.metrics.restore(self.store.list_windows(model.name, limit=_RESTORED_WINDOWS), min_labels=min_labels)
+
+    def _store_live_profile(self, model: str, profile: Any) -> int | None:
+        assert self.store is not None
+        spec = self.config.model(model)
+        record = profile_source.store_profile(self.store, spec, profile, "live events",
+                                              {"events": spec.reference.events}, self.clock())
+        return record.version
+
+    def sample_lag(self) -> None:
+        """Export each assigned partition's consumer lag (runs on the loop's thread)."""
+        if self.source is None:
+            return
+        for (topic, partition), lag in self.source.lag().items():
+            self.metrics.consumer_lag(topic, partition, lag)
