@@ -23,7 +23,7 @@ import dataclasses
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from detectors.summary import WindowSummary
 from monitor.config import Config
@@ -77,6 +77,20 @@ class Outcome:
     """Per model, the windows (by start) that got new labels."""
 
 
+def _holds(shard: Any, backlog: set[str], idle_s: float | None, now: float) -> bool:
+    """Whether a partition holds a model's watermark back.
+
+    A partition's watermark is the largest event time read from it (any model's event). It holds
+    the model back while it had events within ``idle_close``; and, however long it has been quiet,
+    while its log has unread messages that its owner has not started on or is not reading (no
+    checkpoint for ``idle_close``): a slow, frozen or dead owner's backlog may hold the model's events.
+    """
+    if idle_s is None or now - shard.last_seen < idle_s:
+        return True
+    stalled = shard.max_event_time == float("-inf") or now - shard.updated_at >= idle_s
+    return stalled and shard.shard in backlog
+
+
 class Checkpointer:
     """Writes checkpoints for one daemon: its shards, its offsets, and the windows they close."""
 
@@ -86,11 +100,17 @@ class Checkpointer:
         self.pipeline = pipeline
         self.group_id = group_id
         self.stored: dict[tuple[str, int], int | None] = {}
+        self._log_ends: dict[tuple[str, int], int] = {}
         """The offset each owned partition has in the store: the compare-and-set's expected value."""
 
-    def commit(self, pending: Pending, now: float) -> Outcome:
-        """Write one checkpoint; raises StaleOwnerError (nothing written) if a partition moved on."""
+    def commit(self, pending: Pending, now: float, log_ends: Mapping[tuple[str, int], int] | None = None) -> Outcome:
+        """Write one checkpoint; raises StaleOwnerError (nothing written) if a partition moved on.
+
+        ``log_ends`` (every partition's log end offset) tells which partitions still have messages
+        to read: those hold the watermark back even when their owner has been silent.
+        """
         outcome = Outcome()
+        self._log_ends = dict(log_ends or {})
         with self.store.transaction() as conn:
             closed_until = self._closed_until(conn)                                       # 1
             for runtime in self.pipeline.models.values():
@@ -170,9 +190,10 @@ class Checkpointer:
             return
         shards = self.store.load_shard_states(name, conn=conn)
         idle_s = windows.idle_close_s
-        active = [s.max_event_time for s in shards if idle_s is None or now - s.last_seen < idle_s]
-        mark = (min(active) - windows.lateness_s) if active else float("-inf")
-        quiet = bool(shards) and idle_s is not None and all(now - s.last_seen >= idle_s for s in shards)
+        backlog = self._backlog(conn)
+        holding = [s for s in shards if _holds(s, backlog, idle_s, now)]
+        mark = (min(s.max_event_time for s in holding) - windows.lateness_s) if holding else float("-inf")
+        quiet = bool(shards) and not holding
         starts = sorted({s.window_start for s in self.store.load_window_states(name, conn=conn)} | set(windows.open))
         closed_until = windows.closed_until
         for start in starts:
@@ -182,6 +203,9 @@ class Checkpointer:
             summary = self._merged(runtime, start, conn)
             if summary is None:
                 continue
+            log.debug("closing model=%s start=%s mark=%s quiet=%s shards=%s backlog=%s", name, start, mark, quiet,
+                     [(s.shard, s.max_event_time, round(now - s.last_seen, 1), round(now - s.updated_at, 1))
+                      for s in shards], sorted(backlog))
             window = windows.open.get(start)
             version = window.model_version if window is not None else None
             closed = ClosedWindow(name, start, end, summary, version, "idle" if quiet else "watermark", start)
@@ -191,6 +215,13 @@ class Checkpointer:
             closed_until = max(closed_until, end)
         if closed_until > windows.closed_until:
             self.store.save_model_state(name, closed_until, 0, now, conn=conn)
+
+    def _backlog(self, conn: Any) -> set[str]:
+        """Shards ("topic:partition") whose stored offset is behind their log end."""
+        if not self._log_ends:
+            return set()
+        stored = self.store.load_offsets(self.group_id, list(self._log_ends), conn=conn)
+        return {f"{t}:{p}" for (t, p), end in self._log_ends.items() if stored.get((t, p), 0) < end}
 
     def _merged(self, runtime: ModelRuntime, start: float, conn: Any) -> WindowSummary | None:
         assert runtime.profile is not None
@@ -217,7 +248,7 @@ class Checkpointer:
             spec = self.pipeline.models[model].config
             for window in self.store.list_windows(model, limit=_RECENT_WINDOWS, conn=conn):
                 if (window.start in keys and (model, window.start) not in judged_now
-                        and now <= window.end + spec.performance.label_ttl_s):
+                        and now <= (window.closed_at or window.end) + spec.performance.label_ttl_s):
                     predictions, labels = self.store.window_label_pairs(model, window.start, conn=conn)
                     metrics = performance_metrics(spec, predictions, labels)
                     updated = dataclasses.replace(window, performance=metrics, labels=len(labels))

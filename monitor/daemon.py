@@ -23,7 +23,7 @@ from monitor import profiles as profile_source
 from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
 from monitor.config import Config, KafkaConfig
 from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoder
-from monitor.errors import ConfigError, StaleOwnerError
+from monitor.errors import ConfigError, DriftdError, StaleOwnerError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
@@ -107,6 +107,7 @@ class Daemon:
         self.problems = _RateLimitedLog()
         self.checkpoint_requested = False
         self.scheduler: Any = None
+        self.log_ends: dict[tuple[str, int], int] = {}
 
     # --- start and stop ---------------------------------------------------------------------
 
@@ -168,6 +169,7 @@ class Daemon:
                 self.metrics.observe_batch(time.perf_counter() - started)
             self._run_tasks()
             if self._checkpoint_due():
+                self._read_log_ends()
                 self.checkpoint()
             self.last_loop = time.monotonic()
         self.checkpoint()
@@ -206,7 +208,13 @@ class Daemon:
                 self.dead_letters.send(batch.values[rejection.index], reason=rejection.reason, topic=batch.topic,
                                        partition=batch.partition, offset=batch.offsets[rejection.index])
         names_before = self.pipeline.feature_names()
-        fed = self.pipeline.feed(decoded.records, shard=f"{batch.topic}:{batch.partition}", now=self.clock())
+        shard, now = f"{batch.topic}:{batch.partition}", self.clock()
+        fed = self.pipeline.feed(decoded.records, shard=shard, now=now)
+        if kind != LABELS and len(decoded.records):
+            newest = float(decoded.records.timestamp.max())
+            for runtime in self.pipeline.models.values():
+                if isinstance(runtime.windows, TimeWindows):
+                    runtime.windows.observe_shard(shard, newest, now)
         for model, late in fed.late.items():
             self.metrics.late(model, late)
         self.pending.add(fed, batch.topic, batch.partition, batch.next_offset, len(batch.values))
@@ -217,6 +225,15 @@ class Daemon:
         return self.checkpoint_requested or self.pending.events >= self.timing.checkpoint_events or bool(
             self.pending.closed)
 
+    def _read_log_ends(self) -> None:
+        """Refresh every window partition's log end (on the loop's thread: it is a blocking broker call)."""
+        assert self.source is not None
+        topics = [t for t, kind in self.topic_kinds.items() if kind != LABELS]
+        try:
+            self.log_ends = self.source.log_ends(topics)
+        except DriftdError as exc:  # keep the last known ends; closing only waits longer for them
+            self.problems.warning("log-ends", "reading log end offsets failed: %s", exc)
+
     def request_checkpoint(self) -> None:
         """Checkpoint at the end of the current loop turn (the scheduler calls this every checkpoint_s)."""
         self.checkpoint_requested = True
@@ -226,7 +243,7 @@ class Daemon:
         assert self.checkpointer is not None
         self.checkpoint_requested = False
         try:
-            outcome = self.checkpointer.commit(self.pending, self.clock())
+            outcome = self.checkpointer.commit(self.pending, self.clock(), self.log_ends)
         except StaleOwnerError as exc:
             log.warning("checkpoint refused, another daemon owns a partition now: %s; reloading from the store", exc)
             self._resync()
@@ -293,8 +310,24 @@ class Daemon:
         log.info("partitions revoked %s", ", ".join(f"{t}:{p}" for t, p in partitions))
 
     def _restore_shard(self, shard: str) -> None:
+        """Load a newly assigned partition's partial windows and watermark, and mark it active now.
+
+        A partition holds the model's watermark back from the moment it is assigned, with the
+        largest event time it had (or none yet), until it has been quiet for ``idle_close``: so a
+        backlog being read after a restart or a rebalance is never overtaken by other partitions.
+        """
         assert self.store is not None and self.pipeline is not None
+        topic = shard.rsplit(":", 1)[0]
+        if self.topic_kinds.get(topic) == LABELS:
+            return
+        now = self.clock()
         states = {s.model: s for s in self.store.load_shard_states() if s.shard == shard}
+        for name, runtime in self.pipeline.models.items():
+            if isinstance(runtime.windows, TimeWindows):
+                state = states.get(name)
+                max_event_time = state.max_event_time if state is not None else float("-inf")
+                self.store.save_shard_state(name, shard, max_event_time, now, now)
+                runtime.windows.restore_shard(shard, max_event_time, now)
         for record in self.store.load_window_states(shard=shard):
             runtime = self.pipeline.models.get(record.model)
             if runtime is None or runtime.profile is None or not isinstance(runtime.windows, TimeWindows):
@@ -303,10 +336,6 @@ class Daemon:
             runtime.windows.restore(shard, record.window_start, WindowSummary.from_bytes(runtime.profile.layout,
                                                                                          record.payload),
                                     state.max_event_time if state else None, state.last_seen if state else None)
-        for model, state in states.items():
-            runtime = self.pipeline.models.get(model)
-            if runtime is not None and isinstance(runtime.windows, TimeWindows):
-                runtime.windows.restore_shard(shard, state.max_event_time, state.last_seen)
 
     def _restore_count_windows(self) -> None:
         assert self.store is not None and self.pipeline is not None

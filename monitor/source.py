@@ -295,6 +295,24 @@ class KafkaSource:
             raise KafkaSourceError(f"reading consumer lag failed: {exc}") from exc
         return lags
 
+    def log_ends(self, topics: Sequence[str], timeout_ms: int = 5000) -> dict[Partition, int]:
+        """The log end offset of every partition of ``topics``, owned or not (blocking: call from the loop).
+
+        Another daemon's partition with messages past its stored offset has a backlog, and must not
+        count as idle however long its owner has been silent.
+        """
+        tps = [TopicPartition(topic, p) for topic in topics
+               for p in sorted(self._consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return {}
+        try:
+            ends = self._consumer.end_offsets(tps, timeout_ms=timeout_ms)
+        except KafkaError as exc:
+            raise KafkaSourceError(f"reading log end offsets failed: {exc}") from exc
+        owned = self._consumer.assignment()
+        return {_key(tp): max(int(ends.get(tp) or 0), int((self._consumer.highwater(tp) if tp in owned else 0) or 0))
+                for tp in tps}
+
     def commit(self, offsets: Mapping[Partition, int]) -> None:
         """Commit next offsets of owned partitions to Kafka, asynchronously and best effort (for lag tools).
 

@@ -159,6 +159,12 @@ class TimeWindows:
             state.max_event_time = max(state.max_event_time, max_event_time)
             state.last_seen_wall = max(state.last_seen_wall, last_seen if last_seen is not None else state.last_seen_wall)
 
+    def observe_shard(self, shard: str, max_event_time: float, now: float) -> None:
+        """Note events read from a shard for any model: a partition's watermark is over all its events."""
+        state = self.shards.setdefault(shard, _Shard())
+        state.max_event_time = max(state.max_event_time, max_event_time)
+        state.last_seen_wall = now
+
     def restore_shard(self, shard: str, max_event_time: float, last_seen: float) -> None:
         """Put back a shard's checkpointed watermark."""
         state = self.shards.setdefault(shard, _Shard())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -97,6 +99,13 @@ def test_drifting_traffic_is_judged_exactly(kafka_broker, tmp_path, store_url, s
             y = np.array([t for _, t in pairs])
             assert w.performance["accuracy"] == pytest.approx(accuracy_score(y, scores >= 0.5), rel=1e-9)
             assert w.performance["roc_auc"] == pytest.approx(roc_auc_score(y, scores), rel=1e-9)
-        assert daemon.terminate() == 0
+        # `driftd status` reads what the running daemon stored
+        done = subprocess.run([sys.executable, "-m", "monitor.cli", "status", "-c", str(config), "--json"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        status = json.loads(done.stdout)["models"][0]
+        assert [w["events"] for w in status["windows"]] == [w.events for w in sorted(stored, key=lambda w: -w.end)]
+        assert daemon.get("/healthz")[0] == 200
+        assert daemon.terminate() == 0                 # SIGTERM drains and exits 0
     finally:
         daemon.kill()
