@@ -52,10 +52,10 @@ class Pending:
     closed: list[ClosedWindow] = field(default_factory=list)
     events: int = 0
 
-    def add(self, fed: Fed, topic: str, partition: int, next_offset: int, events: int) -> None:
-        """Note one fed batch of one partition."""
+    def add(self, fed: Fed, topic: str, partition: int, next_offset: int, events: int, *, join_labels: bool) -> None:
+        """Note one fed batch of one partition (its predictions wait for labels only when labels are consumed)."""
         self.offsets[(topic, partition)] = next_offset
-        for model, (pids, keys, predictions) in fed.predictions.items():
+        for model, (pids, keys, predictions) in fed.predictions.items() if join_labels else ():
             self.predictions[model].extend(zip(pids, keys, predictions))
         for model, (pids, labels) in fed.labels.items():
             self.labels[model].extend(zip(pids, labels))
@@ -194,7 +194,7 @@ class Checkpointer:
         holding = [s for s in shards if _holds(s, backlog, idle_s, now)]
         mark = (min(s.max_event_time for s in holding) - windows.lateness_s) if holding else float("-inf")
         quiet = bool(shards) and not holding
-        starts = sorted({s.window_start for s in self.store.load_window_states(name, conn=conn)} | set(windows.open))
+        starts = sorted(set(self.store.window_state_starts(name, conn=conn)) | set(windows.open))
         closed_until = windows.closed_until
         for start in starts:
             end = start + windows.size_s
@@ -226,7 +226,7 @@ class Checkpointer:
     def _merged(self, runtime: ModelRuntime, start: float, conn: Any) -> WindowSummary | None:
         assert runtime.profile is not None
         parts = [WindowSummary.from_bytes(runtime.profile.layout, s.payload)
-                 for s in self.store.load_window_states(runtime.config.name, conn=conn) if s.window_start == start]
+                 for s in self.store.load_window_states(runtime.config.name, start=start, conn=conn)]
         if not parts:
             return None
         merged = parts[0]

@@ -42,7 +42,6 @@ _RESTORED_WINDOWS = 50
 class Timing:
     """How often the daemon does its periodic work (seconds)."""
 
-    checkpoint_s: float = 2.0
     checkpoint_events: int = 200_000
     lag_s: float = 10.0
     poll_ms: int = 200
@@ -137,7 +136,7 @@ class Daemon:
 
         self.scheduler = BackgroundScheduler(daemon=True)
         self.scheduler.add_job(lambda: self.tasks.put(self.request_checkpoint), "interval",
-                               seconds=self.timing.checkpoint_s, id="checkpoint", max_instances=1, coalesce=True)
+                               seconds=self.config.storage.checkpoint_interval_s, id="checkpoint", max_instances=1, coalesce=True)
         self.scheduler.add_job(lambda: self.tasks.put(self.sample_lag), "interval", seconds=self.timing.lag_s,
                                id="consumer-lag", max_instances=1, coalesce=True)
         self.scheduler.start()
@@ -217,7 +216,8 @@ class Daemon:
                     runtime.windows.observe_shard(shard, newest, now)
         for model, late in fed.late.items():
             self.metrics.late(model, late)
-        self.pending.add(fed, batch.topic, batch.partition, batch.next_offset, len(batch.values))
+        self.pending.add(fed, batch.topic, batch.partition, batch.next_offset, len(batch.values),
+                         join_labels=self.kafka.topics.labels is not None)
         if self.pipeline.feature_names() != names_before:
             self._build_decoders()
 

@@ -44,8 +44,8 @@ IN_RANGE, RETENTION_GAP, BEYOND_END = "in_range", "retention_gap", "beyond_log_e
 DEAD_LETTER_HEADERS = ("driftd-reason", "driftd-topic", "driftd-partition", "driftd-offset")
 """The headers of a dead letter: why it was rejected and where it came from (UTF-8 text)."""
 
-_FETCH_PARTITION_BYTES = 8 * 1024 * 1024
-_FETCH_BYTES = 64 * 1024 * 1024
+_FETCH_PARTITION_BYTES = 4 << 20  # bounded memory: 4 MiB per partition, 32 MiB per fetch
+_FETCH_BYTES = 32 << 20
 _REQUEST_TIMEOUT_MS = 30_000
 _CLOSE_TIMEOUT_MS = 10_000
 _LOG_EVERY_S = 60.0

@@ -92,10 +92,12 @@ class StorageConfig:
 
     url: str = "sqlite:///driftd.db"
     echo: bool = False
+    checkpoint_interval_s: float = 5.0
+    """How often the daemon writes a checkpoint (state, offsets, closed windows) at the latest."""
 
     def __repr__(self) -> str:
         url = self.url if isinstance(self.url, _Masked) else _hide_password(self.url)
-        return f"StorageConfig(url={url!r}, echo={self.echo!r})"
+        return f"StorageConfig(url={url!r}, echo={self.echo!r}, checkpoint_interval_s={self.checkpoint_interval_s!r})"
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class _Parser:
         top = _Section(self.problems, "", data, keys, required=("models",))
         webhooks = self.webhooks(top)
         kafka = self.kafka(top.child("kafka", _KAFKA_KEYS, ("bootstrap_servers", "topics")))
-        storage = self.storage(top.child("storage", ("url", "echo")))
+        storage = self.storage(top.child("storage", ("url", "echo", "checkpoint_interval")))
         server_section = top.child("server", ("host", "port"))
         server = ServerConfig(server_section.get("host", _text, "0.0.0.0"),
                               server_section.get("port", _integer(1, 65535, "a port number from 1 to 65535"), 9108))
@@ -134,7 +134,8 @@ class _Parser:
                 url = _resolve_database_url(url, self.base_dir)
             except _Invalid as exc:
                 sec.add("url", str(exc))
-        return StorageConfig(url, sec.get("echo", _boolean, False))
+        return StorageConfig(url, sec.get("echo", _boolean, False),
+                             sec.get("checkpoint_interval", _duration(), 5.0))
 
     def limits(self, sec: _Section) -> LimitsConfig:
         defaults = LimitsConfig()

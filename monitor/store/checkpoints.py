@@ -148,19 +148,29 @@ class CheckpointStore(StoreCore):
         *,
         shard: str | None = None,
         sealed: bool | None = None,
+        start: float | None = None,
         conn: Connection | None = None,
     ) -> list[WindowStateRecord]:
-        """Stored window states, filtered by model, shard and sealed when given; by model, shard, start."""
+        """Stored window states, filtered by model, shard, sealed and window start when given; by model, shard, start."""
         s = window_state.c
         stmt = select(window_state).order_by(s.model, s.shard, s.window_start)
         if model is not None:
             stmt = stmt.where(s.model == model)
+        if start is not None:
+            stmt = stmt.where(s.window_start == float(start))
         if shard is not None:
             stmt = stmt.where(s.shard == shard)
         if sealed is not None:
             stmt = stmt.where(s.sealed.is_(sealed))
         with self._reading("load_window_states", conn) as c:
             return [_window_state(row) for row in c.execute(stmt).mappings()]
+
+    def window_state_starts(self, model: str, *, conn: Connection | None = None) -> list[float]:
+        """The starts of the windows that have stored partial states for ``model`` (payloads not read)."""
+        s = window_state.c
+        stmt = select(s.window_start).where(s.model == model).distinct().order_by(s.window_start)
+        with self._reading("window_state_starts", conn) as c:
+            return [float(v) for v in c.execute(stmt).scalars()]
 
     def delete_window_state(self, model: str, shard: str, start: float, *, conn: Connection | None = None) -> bool:
         """Delete the state of window (model, shard, start); True if there was one."""

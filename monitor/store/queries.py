@@ -46,6 +46,9 @@ def upsert(
     return conn.execute(stmt)
 
 
+_BULK_ROWS = 5000
+
+
 def bulk_upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
     """Upsert many rows with one executemany; ``rows`` share their columns and hold each key once."""
     if not rows:
@@ -59,7 +62,9 @@ def bulk_upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         raise ValueError(f"bulk_upsert: unsupported dialect {dialect!r}")
     updates = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
     stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=updates)
-    conn.execute(stmt, list(rows))
+    rows = list(rows)
+    for first in range(0, len(rows), _BULK_ROWS):  # bounded driver-side parameter buffers
+        conn.execute(stmt, rows[first:first + _BULK_ROWS])
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def write_config(path: Path, *, bootstrap: str, topics: dict[str, str], store_ur
                  reference: Path, window: str = "{size: 1h, allowed_lateness: 0s, min_events: 10, idle_close: 3s}",
                  extra_kafka: str = "", performance: str = "{metrics: [accuracy, roc_auc], min_labels: 5, label_ttl: 1h}",
                  dead_letter_topic: str | None = None, session_timeout_ms: int = 6000,
-                 features: str | None = None, limits: str | None = None) -> Path:
+                 features: str | None = None, limits: str | None = None, checkpoint_interval: str = "2s") -> Path:
     """A daemon config for one binary `churn` model."""
     topic_lines = ", ".join(f"{k}: {v}" for k, v in topics.items())
     dlq = f"\n  dead_letter_topic: {dead_letter_topic}" if dead_letter_topic else ""
@@ -51,7 +51,7 @@ kafka:
   topics: {{{topic_lines}}}
   session_timeout_ms: {session_timeout_ms}{dlq}
 {extra_kafka}
-storage: {{url: "{store_url}"}}{"" if limits is None else chr(10) + "limits: " + limits}
+storage: {{url: "{store_url}", checkpoint_interval: {checkpoint_interval}}}{"" if limits is None else chr(10) + "limits: " + limits}
 server: {{host: 127.0.0.1, port: {port}}}
 models:
   - name: churn
