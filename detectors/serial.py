@@ -42,7 +42,7 @@ def pack(kind: str, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
     (1, [0, 1, 2])
     """
     specs = []
-    chunks = []
+    chunks: list[memoryview] = []
     offset = 0
     for name, arr in arrays.items():
         data = np.ascontiguousarray(arr)
@@ -50,10 +50,11 @@ def pack(kind: str, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
         data = data.astype(dtype, copy=False)
         if dtype.str not in _ALLOWED_DTYPES:
             raise SerialError(f"array {name!r}: unsupported dtype {dtype.str}")
-        raw = data.tobytes()
-        specs.append({"name": name, "dtype": dtype.str, "shape": list(data.shape), "offset": offset, "nbytes": len(raw)})
+        raw = data.data.cast("B") if data.size else memoryview(b"")  # no copy until the final join
+        specs.append({"name": name, "dtype": dtype.str, "shape": list(data.shape), "offset": offset,
+                      "nbytes": raw.nbytes})
         chunks.append(raw)
-        offset += len(raw)
+        offset += raw.nbytes
     head = json.dumps({"kind": kind, "header": header, "arrays": specs}, sort_keys=True, separators=(",", ":"),
                       allow_nan=False).encode()
     return b"".join([MAGIC, bytes([FORMAT_VERSION]), struct.pack(">I", len(head)), head, *chunks])

@@ -42,7 +42,7 @@ _RESTORED_WINDOWS = 50
 class Timing:
     """How often the daemon does its periodic work (seconds)."""
 
-    checkpoint_events: int = 200_000
+    checkpoint_events: int = 100_000
     lag_s: float = 10.0
     poll_ms: int = 200
     stalled_s: float = 120.0

@@ -12,7 +12,7 @@ infinities are stored as None.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import (
     ColumnElement,
@@ -52,17 +52,15 @@ class LabelStore(StoreCore):
         conn: Connection | None = None,
     ) -> None:
         """Queue (prediction_id, window_key, prediction) rows for joining; a repeated id replaces the earlier one."""
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, tuple[float, object]] = {}
         for prediction_id, window_key, prediction in rows:
-            latest[_checked_id(model, prediction_id)] = {
-                "model": model,
-                "prediction_id": prediction_id,
-                "window_key": float(window_key),
-                "prediction": _json_value(model, prediction_id, prediction),
-                "arrived_at": float(arrived_at),
-            }
+            latest[_checked_id(model, prediction_id)] = (window_key, prediction)
         with self._writing(f"add_predictions model={model}", conn) as c:
-            bulk_upsert(c, pending_predictions, _in_key_order(latest), ("model", "prediction_id"))
+            for ids in _sorted_chunks(latest):  # bounded memory; one lock order for all writers
+                bulk_upsert(c, pending_predictions, [
+                    {"model": model, "prediction_id": pid, "window_key": float(latest[pid][0]),
+                     "prediction": _json_value(model, pid, latest[pid][1]), "arrived_at": float(arrived_at)}
+                    for pid in ids], ("model", "prediction_id"))
 
     def add_labels(
         self,
@@ -73,16 +71,14 @@ class LabelStore(StoreCore):
         conn: Connection | None = None,
     ) -> None:
         """Queue (prediction_id, label) rows for joining; a repeated id replaces the earlier one."""
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, object] = {}
         for prediction_id, label in rows:
-            latest[_checked_id(model, prediction_id)] = {
-                "model": model,
-                "prediction_id": prediction_id,
-                "label": _json_value(model, prediction_id, label),
-                "arrived_at": float(arrived_at),
-            }
+            latest[_checked_id(model, prediction_id)] = label
         with self._writing(f"add_labels model={model}", conn) as c:
-            bulk_upsert(c, pending_labels, _in_key_order(latest), ("model", "prediction_id"))
+            for ids in _sorted_chunks(latest):
+                bulk_upsert(c, pending_labels, [
+                    {"model": model, "prediction_id": pid, "label": _json_value(model, pid, latest[pid]),
+                     "arrived_at": float(arrived_at)} for pid in ids], ("model", "prediction_id"))
 
     def join_labels(self, model: str, joined_at: float, *, conn: Connection | None = None) -> dict[float, int]:
         """Move every pending (prediction, label) pair of ``model`` into its window; return pairs joined per window key.
@@ -207,9 +203,11 @@ def _unbox(stored: Any) -> object:
     return stored[0]
 
 
-def _in_key_order(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows sorted by prediction id, so concurrent writers lock rows in one order (no deadlock cycles)."""
-    return [rows[key] for key in sorted(rows)]
+def _sorted_chunks(rows: Mapping[str, object], size: int = 5000) -> Iterator[list[str]]:
+    """Prediction ids in sorted order, in chunks: concurrent writers lock rows in one order (no deadlock cycles)."""
+    ids = sorted(rows)
+    for first in range(0, len(ids), size):
+        yield ids[first:first + size]
 
 
 def _count(conn: Connection, table: Table) -> int:

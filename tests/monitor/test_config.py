@@ -899,3 +899,13 @@ def test_yaml_aliases_are_expanded_once_and_self_reference_is_an_error(tmp_path:
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
     assert info.value.problems == [("models[0]", "a YAML alias that contains itself")]
+
+
+def test_checkpoint_interval() -> None:
+    assert parse(minimal()).storage.checkpoint_interval_s == 5.0
+    data = minimal()
+    data["storage"] = {"checkpoint_interval": "500ms"}
+    assert parse(data).storage.checkpoint_interval_s == 0.5
+    data["storage"] = {"checkpoint_interval": "often"}
+    key, message = only_problem(data)
+    assert key == "storage.checkpoint_interval" and "often" in message
