@@ -98,7 +98,7 @@ def daemon_run(broker: TansuBroker, work: Path, topics: dict[str, str], n: int, 
                 first = (now, consumed)
             if consumed >= n:
                 break
-            time.sleep(0.05)
+            time.sleep(0.25)  # a scrape takes the daemon's GIL: probing often would slow what is measured
         assert first is not None
         rate = (n - first[1]) / max(now - first[0], 1e-9)
         with open(f"/proc/{daemon.proc.pid}/status") as status:  # type: ignore[union-attr]

@@ -100,8 +100,8 @@ class Checkpointer:
         self.pipeline = pipeline
         self.group_id = group_id
         self.stored: dict[tuple[str, int], int | None] = {}
-        self._log_ends: dict[tuple[str, int], int] = {}
         """The offset each owned partition has in the store: the compare-and-set's expected value."""
+        self._log_ends: dict[tuple[str, int], int] = {}
 
     def commit(self, pending: Pending, now: float, log_ends: Mapping[tuple[str, int], int] | None = None) -> Outcome:
         """Write one checkpoint; raises StaleOwnerError (nothing written) if a partition moved on.
@@ -132,7 +132,7 @@ class Checkpointer:
         out = {}
         for name, runtime in self.pipeline.models.items():
             state = self.store.get_model_state(name, conn=conn)
-            stored = state.closed_until if state is not None else float("-inf")
+            stored = state.closed_until if state is not None and state.closed_until is not None else float("-inf")
             windows = runtime.windows
             if isinstance(windows, TimeWindows):
                 windows.closed_until = max(windows.closed_until, stored)
