@@ -80,15 +80,12 @@ class Outcome:
 def _holds(shard: Any, backlog: set[str], idle_s: float | None, now: float) -> bool:
     """Whether a partition holds a model's watermark back.
 
-    A partition's watermark is the largest event time read from it (any model's event). It holds
-    the model back while it had events within ``idle_close``; and, however long it has been quiet,
-    while its log has unread messages that its owner has not started on or is not reading (no
-    checkpoint for ``idle_close``): a slow, frozen or dead owner's backlog may hold the model's events.
+    A partition's watermark is the newest event time read from it (any model's event). It holds
+    the model back while it had events within ``idle_close``, and, however long it has been
+    quiet, while its log has messages past its stored offset: a partition whose owner is slow,
+    frozen or dead is not idle, its unread messages may hold the model's events.
     """
-    if idle_s is None or now - shard.last_seen < idle_s:
-        return True
-    stalled = shard.max_event_time == float("-inf") or now - shard.updated_at >= idle_s
-    return stalled and shard.shard in backlog
+    return idle_s is None or now - shard.last_seen < idle_s or shard.shard in backlog
 
 
 class Checkpointer:
@@ -192,8 +189,10 @@ class Checkpointer:
         idle_s = windows.idle_close_s
         backlog = self._backlog(conn)
         holding = [s for s in shards if _holds(s, backlog, idle_s, now)]
-        mark = (min(s.max_event_time for s in holding) - windows.lateness_s) if holding else float("-inf")
-        quiet = bool(shards) and not holding
+        unread = backlog - {s.shard for s in shards}  # partitions nobody has read yet: nothing can close
+        mark = (min(s.max_event_time for s in holding) - windows.lateness_s) if holding and not unread \
+            else float("-inf")
+        quiet = bool(shards) and not holding and not unread
         starts = sorted(set(self.store.window_state_starts(name, conn=conn)) | set(windows.open))
         closed_until = windows.closed_until
         for start in starts:

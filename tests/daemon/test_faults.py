@@ -106,15 +106,17 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(kafka_broker, tmp_pa
 @pytest.mark.slow
 def test_a_stale_owner_paused_past_its_session_counts_nothing_twice(kafka_broker, tmp_path, store_url, world):
     topic, config = world
-    messages = events(120_000, seed=2)
+    messages = events(200_000, seed=2)
     expected = per_window(messages)
+    # Produced first: a partition that receives nothing for idle_close while the others run ahead
+    # rightly stops holding windows back, and a slow producer would make its later events late.
+    produce(kafka_broker, topic, messages, 4)
     ports = free_port(), free_port()
     a = DaemonProcess(config(ports[0]), tmp_path / "a.log", ports[0]).start()
     b = DaemonProcess(config(ports[1]), tmp_path / "b.log", ports[1]).start()
     try:
         a.wait_ready(90)
         b.wait_ready(90)
-        produce(kafka_broker, topic, messages, 4)
         time.sleep(1.0)                          # both are consuming now
         a.signal(signal.SIGSTOP)                 # a keeps its uncommitted progress, frozen
         time.sleep(8.0)                          # past a's 3 s session: b takes a's partitions
