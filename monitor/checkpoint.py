@@ -202,9 +202,10 @@ class Checkpointer:
             summary = self._merged(runtime, start, conn)
             if summary is None:
                 continue
-            log.debug("closing model=%s start=%s mark=%s quiet=%s shards=%s backlog=%s", name, start, mark, quiet,
-                     [(s.shard, s.max_event_time, round(now - s.last_seen, 1), round(now - s.updated_at, 1))
-                      for s in shards], sorted(backlog))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("closing model=%s start=%s mark=%s quiet=%s shards=%s backlog=%s", name, start, mark,
+                          quiet, [(s.shard, s.max_event_time, round(now - s.last_seen, 1), round(now - s.updated_at, 1))
+                                  for s in shards], sorted(backlog))
             window = windows.open.get(start)
             version = window.model_version if window is not None else None
             closed = ClosedWindow(name, start, end, summary, version, "idle" if quiet else "watermark", start)
