@@ -85,7 +85,7 @@ def daemon_run(broker: TansuBroker, work: Path, topics: dict[str, str], n: int, 
     port = free_port()
     config = write_config(work / f"{label}.yaml", bootstrap=broker.bootstrap, topics=topics,
                           store_url=f"sqlite:///{work}/{label}.db", group=f"bench-{label}-{uuid.uuid4().hex[:6]}",
-                          port=port, reference=reference, session_timeout_ms=6000, checkpoint_interval="5s",
+                          port=port, reference=reference, session_timeout_ms=6000, checkpoint_interval="10s",
                           window="{size: 1h, min_events: 100, idle_close: 30s}")
     daemon = DaemonProcess(config, work / f"{label}.log", port).start()
     try:

@@ -51,6 +51,7 @@ class Pending:
     labels: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     closed: list[ClosedWindow] = field(default_factory=list)
     events: int = 0
+    rows: int = 0
 
     def add(self, fed: Fed, topic: str, partition: int, next_offset: int, events: int, *, join_labels: bool) -> None:
         """Note one fed batch of one partition (its predictions wait for labels only when labels are consumed)."""
@@ -61,6 +62,7 @@ class Pending:
             self.labels[model].extend(zip(pids, labels))
         self.closed.extend(fed.closed)
         self.events += events
+        self.rows = sum(map(len, self.predictions.values())) + sum(map(len, self.labels.values()))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from monitor import profiles as profile_source
 from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
 from monitor.config import Config, KafkaConfig
 from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoder
-from monitor.errors import ConfigError, DriftdError, StaleOwnerError
+from monitor.errors import ConfigError, DriftdError, StaleOwnerError, StoreError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
@@ -42,7 +42,8 @@ _RESTORED_WINDOWS = 50
 class Timing:
     """How often the daemon does its periodic work (seconds)."""
 
-    checkpoint_events: int = 100_000
+    checkpoint_rows: int = 100_000
+    """Label-join rows waiting in memory that force a checkpoint (window state does not grow with events)."""
     lag_s: float = 10.0
     poll_ms: int = 200
     stalled_s: float = 120.0
@@ -222,7 +223,7 @@ class Daemon:
             self._build_decoders()
 
     def _checkpoint_due(self) -> bool:
-        return self.checkpoint_requested or self.pending.events >= self.timing.checkpoint_events or bool(
+        return self.checkpoint_requested or self.pending.rows >= self.timing.checkpoint_rows or bool(
             self.pending.closed)
 
     def _read_log_ends(self) -> None:
@@ -246,6 +247,10 @@ class Daemon:
             outcome = self.checkpointer.commit(self.pending, self.clock(), self.log_ends)
         except StaleOwnerError as exc:
             log.warning("checkpoint refused, another daemon owns a partition now: %s; reloading from the store", exc)
+            self._resync()
+            return None
+        except StoreError as exc:  # e.g. a deadlock between daemons on PostgreSQL: nothing was written
+            log.warning("checkpoint failed and was rolled back: %s; reloading from the store", exc)
             self._resync()
             return None
         self.pending = Pending()

@@ -92,7 +92,7 @@ class StorageConfig:
 
     url: str = "sqlite:///driftd.db"
     echo: bool = False
-    checkpoint_interval_s: float = 5.0
+    checkpoint_interval_s: float = 10.0
     """How often the daemon writes a checkpoint (state, offsets, closed windows) at the latest."""
 
     def __repr__(self) -> str:

@@ -135,7 +135,7 @@ class _Parser:
             except _Invalid as exc:
                 sec.add("url", str(exc))
         return StorageConfig(url, sec.get("echo", _boolean, False),
-                             sec.get("checkpoint_interval", _duration(), 5.0))
+                             sec.get("checkpoint_interval", _duration(), 10.0))
 
     def limits(self, sec: _Section) -> LimitsConfig:
         defaults = LimitsConfig()

@@ -902,7 +902,7 @@ def test_yaml_aliases_are_expanded_once_and_self_reference_is_an_error(tmp_path:
 
 
 def test_checkpoint_interval() -> None:
-    assert parse(minimal()).storage.checkpoint_interval_s == 5.0
+    assert parse(minimal()).storage.checkpoint_interval_s == 10.0
     data = minimal()
     data["storage"] = {"checkpoint_interval": "500ms"}
     assert parse(data).storage.checkpoint_interval_s == 0.5
