@@ -113,10 +113,10 @@ def test_a_stale_owner_paused_past_its_session_counts_nothing_twice(kafka_broker
     produce(kafka_broker, topic, messages, 4)
     ports = free_port(), free_port()
     a = DaemonProcess(config(ports[0]), tmp_path / "a.log", ports[0]).start()
-    b = DaemonProcess(config(ports[1]), tmp_path / "b.log", ports[1]).start()
+    b = DaemonProcess(config(ports[1]), tmp_path / "b.log", ports[1])
     try:
-        a.wait_ready(90)
-        b.wait_ready(90)
+        a.wait_ready(90)     # one at a time: two first starts would race to create the SQLite schema
+        b.start().wait_ready(90)
         time.sleep(1.0)                          # both are consuming now
         a.signal(signal.SIGSTOP)                 # a keeps its uncommitted progress, frozen
         time.sleep(8.0)                          # past a's 3 s session: b takes a's partitions
