@@ -90,12 +90,6 @@ def _reasons(name: str, values: Mapping[str, float], pvalues: Mapping[str, float
     return tuple(found)
 
 
-def rules_from(statistics: Sequence[str], rules: Mapping[str, float], drift_share: float,
-               critical_features: Sequence[str], min_events: int) -> DriftRules:
-    """Build :class:`DriftRules` from config values."""
-    return DriftRules(tuple(statistics), dict(rules), drift_share, tuple(critical_features), min_events)
-
-
 def performance_metrics(model: ModelConfig, predictions: list[Any], labels: list[Any]) -> dict[str, float]:
     """The model's configured performance metrics over joined pairs (CONTRACT §3)."""
     perf = model.performance
