@@ -11,7 +11,8 @@ In numbered steps, inside a single store transaction:
    batches started from: a stale owner fails here and the whole transaction rolls back;
 6. close the windows every shard has passed (the shards of every daemon, read from the store),
    merging their partial summaries from the store, judging them, storing the result;
-7. recompute the performance of judged windows that got new labels;
+   and raising their alerts into the outbox (``monitor.outbox``);
+7. recompute the performance of judged windows that got new labels, raising performance alerts;
 8. expire label-join rows past the TTL and past the bound.
 
 Only after the commit does the in-memory state move on (offsets, closed windows dropped).
@@ -27,7 +28,9 @@ from typing import Any, Mapping
 
 from detectors.summary import WindowSummary
 from monitor.config import Config
+from monitor.alerts import Alert
 from monitor.judge import performance_metrics
+from monitor.outbox import Outbox
 from monitor.pipeline import Fed, ModelRuntime, Pipeline
 from monitor.results import WindowResult
 from monitor.store import Store
@@ -77,6 +80,8 @@ class Outcome:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     touched: dict[str, set[float]] = field(default_factory=dict)
     """Per model, the windows (by start) that got new labels."""
+    alerts: list[Alert] = field(default_factory=list)
+    """Alerts this checkpoint wrote to the outbox."""
 
 
 def _holds(shard: Any, backlog: set[str], idle_s: float | None, now: float) -> bool:
@@ -101,6 +106,7 @@ class Checkpointer:
         self.stored: dict[tuple[str, int], int | None] = {}
         """The offset each owned partition has in the store: the compare-and-set's expected value."""
         self._log_ends: dict[tuple[str, int], int] = {}
+        self.outbox = Outbox(store)
 
     def commit(self, pending: Pending, now: float, log_ends: Mapping[tuple[str, int], int] | None = None) -> Outcome:
         """Write one checkpoint; raises StaleOwnerError (nothing written) if a partition moved on.
@@ -182,7 +188,7 @@ class Checkpointer:
         windows = runtime.windows
         if isinstance(windows, CountWindows):
             for closed in [c for c in pending.closed if c.model == name]:
-                outcome.results.append(self._judge(closed, now, conn))
+                outcome.results.append(self._judge(closed, now, conn, outcome))
                 self.store.delete_window_state(name, COUNT_SHARD, closed.key, conn=conn)
             return
         if not isinstance(windows, TimeWindows):
@@ -212,7 +218,7 @@ class Checkpointer:
             version = window.model_version if window is not None else None
             closed = ClosedWindow(name, start, end, summary, version, "idle" if quiet else "watermark", start)
             if not self.store.window_exists(name, start, end, conn=conn):
-                outcome.results.append(self._judge(closed, now, conn))
+                outcome.results.append(self._judge(closed, now, conn, outcome))
             self.store.delete_window_states(name, start, conn=conn)
             closed_until = max(closed_until, end)
         if closed_until > windows.closed_until:
@@ -236,12 +242,13 @@ class Checkpointer:
             merged = merged.merge(part)
         return merged
 
-    def _judge(self, closed: ClosedWindow, now: float, conn: Any) -> WindowResult:
+    def _judge(self, closed: ClosedWindow, now: float, conn: Any, outcome: Outcome) -> WindowResult:
         model = self.pipeline.models[closed.model].config
         predictions, labels = self.store.window_label_pairs(closed.model, closed.key, conn=conn)
         performance = performance_metrics(model, predictions, labels) if labels else {}
         result = self.pipeline.judge(closed, closed_at=now, performance=performance, labels=len(labels))
         self.store.save_window(result, conn=conn)
+        outcome.alerts.extend(self.outbox.raise_alerts(model, result, ("drift", "performance"), now, conn))
         return result
 
     def _refresh_performance(self, outcome: Outcome, now: float, conn: Any) -> None:
@@ -256,6 +263,7 @@ class Checkpointer:
                     updated = dataclasses.replace(window, performance=metrics, labels=len(labels))
                     self.store.save_window(updated, conn=conn)
                     outcome.refreshed.append(updated)
+                    outcome.alerts.extend(self.outbox.raise_alerts(spec, updated, ("performance",), now, conn))
 
     def _expire(self, outcome: Outcome, now: float, conn: Any) -> None:
         ttl = max(m.performance.label_ttl_s for m in self.config.models)

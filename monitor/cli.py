@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--limit", type=int, default=20, help="windows per model (default 20)")
     status.add_argument("--model", help="only this model")
+
+    hook = sub.add_parser("webhook", help="retraining webhooks")
+    hook_sub = hook.add_subparsers(dest="webhook_command", required=True, parser_class=_Parser)
+    verify = hook_sub.add_parser("verify", help="check a received webhook's X-Driftd-Signature; exit 0 and print "
+                                                "ok, or print why not and exit 1")
+    verify.add_argument("--body", default="-", help="file holding the raw request body (default: - for stdin)")
+    verify.add_argument("--signature", required=True, help="the X-Driftd-Signature header value")
+    verify.add_argument("--secret-env", default="DRIFTD_WEBHOOK_SECRET",
+                        help="environment variable holding the secret (default: DRIFTD_WEBHOOK_SECRET)")
+    verify.add_argument("--tolerance", default="5m", help="largest accepted clock difference (default: 5m)")
     return parser
 
 
@@ -79,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "status":
             return _status(args)
+        if args.command == "webhook":
+            return _webhook_verify(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -147,7 +159,10 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         with _open_store(config) as store:
             outcome = replay(config, path, store, progress=args.progress)
-    models = [report.ModelReport(m.name, [r for r in outcome.results if r.model == m.name]) for m in config.models]
+    models = [report.ModelReport(m.name, [r for r in outcome.results if r.model == m.name],
+                                 [{"id": a.id, "kind": a.kind, "state": "pending" if m.alerts.webhooks else "recorded"}
+                                  for a in outcome.alerts if a.model == m.name])
+              for m in config.models]
     if args.json:
         extra = {"lines": outcome.lines, "accepted": outcome.accepted, "late": dict(outcome.late)}
         print(report.dumps(report.document(models, outcome.rejected, extra)))
@@ -175,8 +190,43 @@ def _status(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         names = [args.model]
     with _open_store(config) as store:
-        models = [report.ModelReport(name, store.list_windows(name, limit=args.limit)) for name in names]
+        models = [report.ModelReport(name, store.list_windows(name, limit=args.limit),
+                                     [report.alert_document(a) for a in store.list_alerts(name, limit=args.limit)],
+                                     store.pending_deliveries(name))
+                  for name in names]
     print(report.dumps(report.document(models)) if args.json else report.table(models), end="\n" if args.json else "")
+    return EXIT_OK
+
+
+def _webhook_verify(args: argparse.Namespace) -> int:
+    import os
+
+    from monitor.durations import parse_duration
+    from monitor.errors import SignatureError
+    from monitor.webhooks.signing import verify
+
+    secret = os.environ.get(args.secret_env)
+    try:
+        tolerance_s = parse_duration(args.tolerance)
+    except ValueError:
+        print(f"driftd webhook verify: --tolerance: expected a duration like 5m, got {args.tolerance!r}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not secret:
+        print(f"driftd webhook verify: environment variable {args.secret_env} (--secret-env) is not set",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        body = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
+    except OSError as exc:
+        print(f"driftd webhook verify: --body {args.body}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        verify(secret, body, args.signature, tolerance_s=tolerance_s)
+    except SignatureError as exc:
+        print(f"driftd webhook verify: invalid: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print("ok")
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from prometheus_client import CollectorRegistry
 
@@ -23,6 +23,7 @@ from monitor import profiles as profile_source
 from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
 from monitor.config import Config, KafkaConfig
 from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoder
+from monitor.dispatcher import Dispatcher
 from monitor.errors import ConfigError, DriftdError, StaleOwnerError, StoreError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
@@ -108,6 +109,7 @@ class Daemon:
         self.checkpoint_requested = False
         self.scheduler: Any = None
         self.log_ends: dict[tuple[str, int], int] = {}
+        self.dispatcher: Dispatcher | None = None
 
     # --- start and stop ---------------------------------------------------------------------
 
@@ -120,6 +122,9 @@ class Daemon:
         self._restore_count_windows()
         self._restore_metrics()
         self._build_decoders()
+        self.metrics.preset(topics=self.topic_kinds, models=[m.name for m in self.config.models],
+                            webhooks=self.config.webhooks)
+        self._start_dispatcher()
         self.http = HttpServer(self.config.server.host, self.config.server.port, self.registry,
                                healthy=self.healthy, ready=self.ready)
         self.http.start()
@@ -130,6 +135,15 @@ class Daemon:
         self._schedule()
         log.info("driftd started group=%s topics=%s metrics=%s:%d", self.kafka.group_id, ",".join(self.topic_kinds),
                  self.config.server.host, self.http.port)
+
+    def _start_dispatcher(self) -> None:
+        """Deliver the outbox from a thread of its own, with its own connections to the store."""
+        def pending(counts: Mapping[str, int]) -> None:
+            for webhook, n in counts.items():
+                self.metrics.webhook_pending(webhook, n)
+
+        self.dispatcher = Dispatcher(Store.open(self.config.storage.url, migrate=False), self.config.webhooks,
+                                     on_attempt=self.metrics.delivery, on_pending=pending).start()
 
     def _schedule(self) -> None:
         """Periodic work through APScheduler; jobs only queue tasks for the loop's thread."""
@@ -150,6 +164,9 @@ class Daemon:
         """Release everything (after :meth:`run` returned)."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher.store.close()
         for closer in (self.source, self.dead_letters, self.http, self.store):
             if closer is not None:
                 try:
@@ -274,6 +291,10 @@ class Daemon:
             self.metrics.labels_joined(model, n)
         for model, n in outcome.expired.items():
             self.metrics.labels_expired(model, n)
+        for alert in outcome.alerts:
+            self.metrics.alert(alert.model, alert.kind)
+        if outcome.alerts and self.dispatcher is not None:
+            self.dispatcher.wake()
 
     def _observe(self, result: WindowResult) -> None:
         self.metrics.observe_window(result)

@@ -35,3 +35,7 @@ class StaleOwnerError(StoreError):
 
 class DeliveryError(DriftdError):
     """A webhook could not be delivered."""
+
+
+class SignatureError(DriftdError):
+    """A webhook's ``X-Driftd-Signature`` is malformed, does not match its body, or is too old or too new."""

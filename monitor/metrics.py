@@ -225,6 +225,35 @@ class Metrics:
 
     # -- counters and gauges --------------------------------------------------------------
 
+    def preset(self, *, topics: Iterable[str] = (), models: Iterable[str] = (), webhooks: Iterable[str] = ()) -> None:
+        """Create the series of label values the config already names, at 0, so they exist from the first scrape.
+
+        Per topic: consumed. Per model: late, windows closed, labels joined and expired, pending
+        label joins, alerts of each kind. Per webhook: deliveries of each outcome, pending alerts.
+        Existing series keep their values; the ``max_series`` cap applies. (Rejections are not
+        preset: their ``reason`` is known only when a message is rejected.)
+
+        >>> from prometheus_client import generate_latest
+        >>> metrics = Metrics(CollectorRegistry(), max_series=100)
+        >>> metrics.webhook_pending("retrain", 2)
+        >>> metrics.preset(topics=["ml.predictions"], models=["churn"], webhooks=["retrain"])
+        >>> text = generate_latest(metrics.registry).decode()
+        >>> 'driftd_alerts_total{kind="drift",model="churn"} 0.0' in text, 'driftd_webhook_pending{webhook="retrain"} 2.0' in text
+        (True, True)
+        """
+        for topic in topics:
+            self._inc(self._consumed, 0, topic)
+        for model in models:
+            for counter in (self._late, self._windows_closed, self._labels_joined, self._labels_expired):
+                self._inc(counter, 0, model)
+            for kind in ALERT_KINDS:
+                self._inc(self._alerts, 0, model, kind)
+            self._child(self._label_join_pending, model)
+        for webhook in webhooks:
+            for outcome in DELIVERY_OUTCOMES:
+                self._inc(self._deliveries, 0, webhook, outcome)
+            self._child(self._webhook_pending, webhook)
+
     def consumed(self, topic: str, n: int = 1) -> None:
         """Count ``n`` messages consumed from ``topic``."""
         self._inc(self._consumed, n, topic)

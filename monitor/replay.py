@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import IO, Any, Callable, Hashable, Iterator
 
 from monitor import profiles as profile_source
+from monitor.alerts import KINDS, Alert
 from monitor.config import Config
 from monitor.decode import MIXED, Decoder
 from monitor.judge import performance_metrics
 from monitor.labels import Joined, LabelJoin
+from monitor.outbox import Outbox
 from monitor.pipeline import Fed, Pipeline
 from monitor.results import WindowResult
 from monitor.store import Store
@@ -42,6 +44,8 @@ class ReplayOutcome:
     rejected: Counter[str] = field(default_factory=Counter)
     late: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    alerts: list[Alert] = field(default_factory=list)
+    """Alerts written to the store's outbox (none in a dry run); a running daemon delivers them."""
 
 
 class Progress:
@@ -144,9 +148,12 @@ def replay(config: Config, path: Path, store: Store | None, *, progress: bool | 
     outcome.results = [pairs.performance(result, key) for key, result in judged]
     outcome.late = Counter(pipeline.late)
     if store is not None:
+        outbox = Outbox(store)
+        specs = {m.name: m for m in config.models}
         with store.transaction() as conn:
             for result in outcome.results:
                 store.save_window(result, conn=conn)
+                outcome.alerts.extend(outbox.raise_alerts(specs[result.model], result, KINDS, time.time(), conn))
     outcome.seconds = time.perf_counter() - started
     log.info("replay done lines=%d accepted=%d rejected=%d late=%d windows=%d seconds=%.2f", outcome.lines,
              outcome.accepted, sum(outcome.rejected.values()), sum(outcome.late.values()), len(outcome.results),

@@ -24,6 +24,12 @@ class ModelReport:
     pending_deliveries: int = 0
 
 
+def alert_document(alert: Any) -> dict[str, Any]:
+    """One alert as ``status`` shows it: id, kind, delivery state, window end, and per-webhook deliveries."""
+    return {"id": alert.id, "kind": alert.kind, "state": alert.state, "window_end": rfc3339(alert.window_end),
+            "deliveries": [dict(d) for d in alert.deliveries]}
+
+
 def rfc3339(ts: float) -> str:
     """Unix seconds -> ``2025-11-22T08:00:00Z`` (fractions kept only when present).
 

@@ -15,6 +15,14 @@ PVALUE_STATISTICS = frozenset({"ks", "chisquare"})
 FEATURE_TYPES = ("numeric", "categorical")
 REFERENCE_FORMATS = ("csv", "parquet", "jsonl")
 WEBHOOK_FORMATS = ("driftd", "airflow", "kubeflow", "github")
+WEBHOOK_PARAMS: dict[str, dict[str, tuple[bool, str | None]]] = {
+    "driftd": {},
+    "airflow": {},
+    "kubeflow": {"pipeline_id": (True, None), "pipeline_version_id": (False, None),
+                 "experiment_id": (False, None), "parameter": (False, "alert")},
+    "github": {"event_type": (False, "driftd_alert")},
+}
+"""Per webhook ``format``, its ``params`` keys: name -> (required, default); no default means left out."""
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier")
 REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
 METRICS_BY_TASK = {
@@ -216,6 +224,11 @@ class WebhookConfig:
     max_attempts: int = 12
     format: str = "driftd"
     headers: Mapping[str, str] = field(default_factory=FrozenMap)
+    params: Mapping[str, str] = field(default_factory=FrozenMap)
+    """The format's settings (``WEBHOOK_PARAMS``), defaults filled in."""
+    retry_initial_s: float = 1.0
+    """Backoff ceiling after the first failed attempt; it doubles per attempt up to ``retry_max_s``."""
+    retry_max_s: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.config.convert import (
-    _boolean, _choice, _count, _duration, _header_name, _http_url, _integer, _Invalid, _resolve_path, _secret,
-    _suggest, _text, _topic, _webhook_name,
+    _boolean, _choice, _count, _duration, _header_name, _http_url, _integer, _Invalid, _named, _resolve_path,
+    _secret, _suggest, _text, _topic, _webhook_name,
 )
 from monitor.config.expand import _UNSET
 from monitor.config.masking import FrozenMap, _mask_like, _Masked, _MaskedStr, _plain, redact
 from monitor.config.model import (
-    SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, Config, FieldsConfig, KafkaConfig,
-    LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
+    SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS, Config, FieldsConfig,
+    KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
 )
 from monitor.config.models import _ModelsParser
 from monitor.config.section import _convert_at, _Section
+from monitor.durations import format_duration
 
 _KAFKA_KEYS = tuple(name for name in KafkaConfig.__dataclass_fields__)
-_WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers")
+_WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers", "params", "retry_initial",
+                 "retry_max")
 _RESERVED_HEADERS = ("content-type", "content-length", "idempotency-key", "x-driftd-signature")
 
 
@@ -150,16 +154,50 @@ class _Parser:
             if raw is None:
                 self.problems.append((path, "expected a mapping with at least a url"))
             sec = _Section(self.problems, path, raw, _WEBHOOK_KEYS, ("url",))
+            fmt = sec.get("format", _choice(WEBHOOK_FORMATS), "driftd")
+            url = sec.get("url", _http_url, "")
+            if url and "format" not in sec.bad and not _WEBHOOK_PATHS[fmt][0].search(urlsplit(url).path):
+                sec.add("url", f"the {fmt} format posts to {_WEBHOOK_PATHS[fmt][1]}; expected the full URL of that "
+                               f"endpoint, got {redact(url)}")
+            retry_initial_s = sec.get("retry_initial", _duration(), 1.0)
+            retry_max_s = sec.get("retry_max", _duration(), 300.0)
+            if retry_max_s < retry_initial_s and not {"retry_initial", "retry_max"} & sec.bad:
+                sec.add("retry_max", f"must be at least retry_initial ({format_duration(retry_initial_s)}), "
+                                     f"got {redact(sec.data['retry_max'])}")
             out[name] = WebhookConfig(
                 name=name,
-                url=sec.get("url", _http_url, ""),
+                url=url,
                 secret=sec.get("secret", _secret),
                 timeout_s=sec.get("timeout", _duration(), 5.0),
                 max_attempts=sec.get("max_attempts", _count, 12),
-                format=sec.get("format", _choice(WEBHOOK_FORMATS), "driftd"),
+                format=fmt,
                 headers=self.headers(sec),
+                params=self.params(sec, None if "format" in sec.bad else fmt),
+                retry_initial_s=retry_initial_s,
+                retry_max_s=retry_max_s,
             )
         return out
+
+    def params(self, sec: _Section, fmt: str | None) -> FrozenMap[str, str]:
+        """A webhook's ``params``: the keys its format takes (``WEBHOOK_PARAMS``), defaults filled in."""
+        if fmt is None:
+            return FrozenMap()
+        spec = WEBHOOK_PARAMS[fmt]
+        if not spec:
+            if sec.data.get("params"):
+                sec.add("params", f"the {fmt} format takes no params; formats with params: "
+                                  f"{', '.join(name for name, keys in WEBHOOK_PARAMS.items() if keys)}")
+            return FrozenMap()
+        required = tuple(key for key, (needed, _) in spec.items() if needed)
+        if required and sec.data.get("params") is None:
+            sec.add("params", f"required by the {fmt} format: a mapping with {', '.join(required)}")
+        child = _Section(self.problems, sec.key("params"), sec.data.get("params"), tuple(spec), required)
+        values: dict[str, str] = {}
+        for key, (_, default) in spec.items():
+            value = child.get(key, _PARAM_CHECKS.get(key, _param_text), default)
+            if value is not None:
+                values[key] = value
+        return FrozenMap(values)
 
     def headers(self, sec: _Section) -> FrozenMap[str, str]:
         headers: dict[str, str] = {}
@@ -179,8 +217,6 @@ class _Parser:
                 headers[name] = raw if isinstance(raw, _Masked) else _MaskedStr(raw)
         return FrozenMap(headers)
 
-_KAFKA_KEYS = tuple(name for name in KafkaConfig.__dataclass_fields__)
-_WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers")
 
 def _bootstrap_servers(value: object) -> str:
     if isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value):
@@ -191,6 +227,36 @@ def _bootstrap_servers(value: object) -> str:
     if any(not part.strip() for part in text.split(",")):
         raise _Invalid(f"expected host:port entries separated by commas, got {redact(value)}")
     return text
+
+
+_WEBHOOK_PATHS = {
+    "driftd": (re.compile(""), "any http(s) URL"),
+    "airflow": (re.compile(r"/dags/[^/]+/dagRuns/?$"), "Airflow's /api/v1/dags/<dag_id>/dagRuns"),
+    "kubeflow": (re.compile(r"/runs/?$"), "Kubeflow Pipelines' /apis/v2beta1/runs"),
+    "github": (re.compile(r"/repos/[^/]+/[^/]+/dispatches/?$"), "GitHub's /repos/<owner>/<repo>/dispatches"),
+}
+"""Per format, the path its endpoint must have, and how to say it."""
+
+
+def _param_text(value: object) -> str:
+    text = _text(value)
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise _Invalid(f"expected text without control characters, got {redact(value)}")
+    return text
+
+
+def _event_type(value: object) -> str:
+    text = _param_text(value)
+    if len(text) > 100:
+        raise _Invalid(f"expected a GitHub event type of at most 100 characters, got {len(text)} characters")
+    return text
+
+
+_PARAM_CHECKS = {
+    "event_type": _event_type,
+    "parameter": _named(r"[A-Za-z_][A-Za-z0-9_]*", "a pipeline parameter name (letters, digits, _)"),
+}
+"""Params checked more closely than as non-empty text."""
 
 
 def _resolve_database_url(text: str, base_dir: Path) -> str:

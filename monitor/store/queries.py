@@ -156,12 +156,15 @@ def _reason_row(window_id: int, seq: int, owner: str, is_prediction: bool, reaso
 
 
 def read_windows(
-    conn: Connection, model: str, *, limit: int | None = None, judged_only: bool = False
+    conn: Connection, model: str, *, limit: int | None = None, judged_only: bool = False,
+    end_at_most: float | None = None,
 ) -> list[WindowResult]:
-    """The stored windows of ``model``, newest (largest end) first, fully rebuilt."""
+    """The stored windows of ``model`` (ending at or before ``end_at_most``), newest (largest end) first."""
     stmt = select(windows).where(windows.c.model == model)
     if judged_only:
         stmt = stmt.where(windows.c.judged.is_(True))
+    if end_at_most is not None:
+        stmt = stmt.where(windows.c.end <= end_at_most)
     stmt = stmt.order_by(windows.c.end.desc(), windows.c.start.desc(), windows.c.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)

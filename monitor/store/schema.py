@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     String,
+    Text,
     Table,
     UniqueConstraint,
     false,
@@ -217,3 +218,62 @@ window_labels = Table(
     Index("ix_window_labels_model_window_key", "model", "window_key"),
 )
 """Joined (prediction, label) pairs per window, for its performance metrics; ``id`` keeps join order."""
+
+# --- alerts and their deliveries (migration 0003) ------------------------------------------
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("window_start", Double, nullable=False),
+    Column("window_end", Double, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_alerts_model_kind_window_end", "model", "kind", "window_end"),
+)
+"""The outbox: one row per alert, written in the transaction that judged its window.
+
+``id`` is deterministic (``kind:model:start:end``), so judging a window again adds nothing.
+``body`` is the §5 payload as JSON text, fixed when the alert is raised: every delivery of an
+alert sends the same bytes.
+"""
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("alert_id", String(255), ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("webhook", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(1024), nullable=True),
+    Column("updated_at", Double, nullable=False),
+    Column("delivered_at", Double, nullable=True),
+    PrimaryKeyConstraint("alert_id", "webhook"),
+    Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+)
+"""One alert to one webhook: ``pending`` (due at ``next_attempt_at``), ``delivered`` or ``failed``.
+
+A dispatcher claims a due row by moving ``next_attempt_at`` past the request's timeout
+(compare-and-set), so two daemons do not post the same alert at once, and a dispatcher killed
+between posting and recording leaves the row due again: the alert is sent again, same id.
+"""
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("alert_id", String(255), nullable=False),
+    Column("webhook", String(255), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Double, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", String(1024), nullable=True),
+    Column("elapsed_s", Double, nullable=False),
+    Index("ix_delivery_attempts_alert_id", "alert_id", "webhook"),
+)
+"""Every attempt to deliver an alert: its outcome (delivered / retried / failed), HTTP status or error."""

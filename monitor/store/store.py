@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.results import WindowResult
+from monitor.store.alerts import AlertStore
 from monitor.store.checkpoints import CheckpointStore
 from monitor.store.labels import LabelStore
 from monitor.store.queries import read_windows, write_window
@@ -28,7 +29,7 @@ from monitor.store.schema import reference_profiles, windows
 log = logging.getLogger(__name__)
 
 
-class Store(CheckpointStore, LabelStore):
+class Store(CheckpointStore, LabelStore, AlertStore):
     """Typed access to driftd's database (SQLite or PostgreSQL) through SQLAlchemy Core.
 
     Examples
@@ -154,6 +155,12 @@ class Store(CheckpointStore, LabelStore):
             raise StoreError(f"limit: expected a count >= 0, got {limit}")
         with self._reading("list_windows", conn) as c:
             return read_windows(c, model, limit=limit)
+
+    def judged_windows_before(self, model: str, end_at_most: float, limit: int, *,
+                              conn: Connection | None = None) -> list[WindowResult]:
+        """Up to ``limit`` judged windows of ``model`` ending at or before ``end_at_most``, newest first."""
+        with self._reading("judged_windows_before", conn) as c:
+            return read_windows(c, model, limit=limit, judged_only=True, end_at_most=end_at_most)
 
     def latest_window(self, model: str, judged_only: bool = True) -> WindowResult | None:
         """The newest stored window of ``model`` (only judged ones unless ``judged_only`` is False)."""

@@ -40,7 +40,8 @@ def write_config(path: Path, *, bootstrap: str, topics: dict[str, str], store_ur
                  reference: Path, window: str = "{size: 1h, allowed_lateness: 0s, min_events: 10, idle_close: 3s}",
                  extra_kafka: str = "", performance: str = "{metrics: [accuracy, roc_auc], min_labels: 5, label_ttl: 1h}",
                  dead_letter_topic: str | None = None, session_timeout_ms: int = 6000,
-                 features: str | None = None, limits: str | None = None, checkpoint_interval: str = "2s") -> Path:
+                 features: str | None = None, limits: str | None = None, checkpoint_interval: str = "2s",
+                 alerts: str | None = None, webhooks: str | None = None) -> Path:
     """A daemon config for one binary `churn` model."""
     topic_lines = ", ".join(f"{k}: {v}" for k, v in topics.items())
     dlq = f"\n  dead_letter_topic: {dead_letter_topic}" if dead_letter_topic else ""
@@ -62,7 +63,8 @@ models:
       statistics: [psi, ks, wasserstein, jensenshannon, chisquare]
       rules: {{psi: 0.2}}
       drift_share: 0.3
-    performance: {performance}
+    performance: {performance}{"" if alerts is None else chr(10) + "    alerts: " + alerts}
+{"" if webhooks is None else "webhooks: " + webhooks}
 """)
     return path
 

@@ -610,6 +610,76 @@ def test_webhook_headers_are_never_shown() -> None:
     assert SECRET not in repr(config) and SECRET not in str(config)
 
 
+def test_webhook_retry_and_params_defaults() -> None:
+    hook = parse(full()).webhooks["retrain"]
+    assert (hook.retry_initial_s, hook.retry_max_s, dict(hook.params)) == (1.0, 300.0, {})
+    data = full()
+    data["webhooks"]["retrain"].update(retry_initial="200ms", retry_max="2s")
+    data["webhooks"]["gh"] = {"url": "https://api.github.com/repos/acme/churn/dispatches", "format": "github"}
+    data["webhooks"]["kf"] = {"url": "https://kfp.example.com/apis/v2beta1/runs", "format": "kubeflow",
+                              "params": {"pipeline_id": "p1", "experiment_id": "${EXPERIMENT}"}}
+    data["webhooks"]["af"] = {"url": "https://airflow.example.com/api/v1/dags/retrain/dagRuns", "format": "airflow"}
+    hooks = parse(data, {"HOOK_SECRET": "x", "EXPERIMENT": SECRET}).webhooks
+    assert (hooks["retrain"].retry_initial_s, hooks["retrain"].retry_max_s) == (0.2, 2.0)
+    assert dict(hooks["gh"].params) == {"event_type": "driftd_alert"}
+    assert dict(hooks["kf"].params) == {"pipeline_id": "p1", "experiment_id": SECRET, "parameter": "alert"}
+    assert dict(hooks["af"].params) == {}
+    assert SECRET not in repr(hooks["kf"])
+
+
+def test_webhook_params_are_checked_per_format() -> None:
+    data = full()
+    data["webhooks"] = {
+        "kf": {"url": "https://kfp.example.com/apis/v2beta1/runs", "format": "kubeflow",
+               "params": {"pipeline": "p1", "parameter": "bad-name", "experiment_id": ""}},
+        "kf2": {"url": "https://kfp.example.com/apis/v2beta1/runs", "format": "kubeflow"},
+        "gh": {"url": "https://api.github.com/repos/acme/churn/dispatches", "format": "github",
+               "params": {"event_type": "x" * 101}},
+        "af": {"url": "https://airflow.example.com/api/v1/dags/retrain/dagRuns", "format": "airflow",
+               "params": {"dag_id": "retrain"}},
+        "plain": {"url": "https://ci.example.com/hook", "params": {"event_type": "x"}},
+    }
+    data["models"][0]["alerts"] = {"webhooks": ["kf"]}
+    assert problems(data) == {
+        "webhooks.kf.params.pipeline": "unknown key 'pipeline' (did you mean 'pipeline_id'?); valid keys: "
+                                       "pipeline_id, pipeline_version_id, experiment_id, parameter",
+        "webhooks.kf.params.pipeline_id": "required key is missing",
+        "webhooks.kf.params.experiment_id": "expected a non-empty string, got ''",
+        "webhooks.kf.params.parameter": "expected a pipeline parameter name (letters, digits, _), got 'bad-name'",
+        "webhooks.kf2.params": "required by the kubeflow format: a mapping with pipeline_id",
+        "webhooks.gh.params.event_type": "expected a GitHub event type of at most 100 characters, got 101 characters",
+        "webhooks.af.params": "the airflow format takes no params; formats with params: kubeflow, github",
+        "webhooks.plain.params": "the driftd format takes no params; formats with params: kubeflow, github",
+    }
+
+
+@pytest.mark.parametrize("fmt, url, expected", [
+    ("airflow", "https://airflow.example.com/api/v1/dags", "Airflow's /api/v1/dags/<dag_id>/dagRuns"),
+    ("kubeflow", "https://kfp.example.com/", "Kubeflow Pipelines' /apis/v2beta1/runs"),
+    ("github", "https://api.github.com/repos/acme/churn", "GitHub's /repos/<owner>/<repo>/dispatches"),
+])
+def test_preset_urls_must_be_the_endpoint(fmt: str, url: str, expected: str) -> None:
+    data = full()
+    data["webhooks"]["retrain"].update(url=url, format=fmt, params={"pipeline_id": "p1"} if fmt == "kubeflow" else None)
+    assert only_problem(data) == ("webhooks.retrain.url", f"the {fmt} format posts to {expected}; expected the full "
+                                                          f"URL of that endpoint, got {url!r}")
+
+
+def test_webhook_retry_delays() -> None:
+    data = full()
+    data["webhooks"]["retrain"].update(retry_initial="10s", retry_max="5s")
+    assert only_problem(data) == ("webhooks.retrain.retry_max", "must be at least retry_initial (10s), got '5s'")
+    data["webhooks"]["retrain"].update(retry_initial="0s", retry_max=5, retry_maximum="1m")
+    assert problems(data) == {
+        "webhooks.retrain.retry_maximum": "unknown key 'retry_maximum' (did you mean 'retry_max'?); valid keys: url, "
+                                          "secret, timeout, max_attempts, format, headers, params, retry_initial, "
+                                          "retry_max",
+        "webhooks.retrain.retry_initial": "expected a duration greater than 0, got '0s'",
+        "webhooks.retrain.retry_max": "expected a duration like 10m, got 5 (durations need a unit: 500ms, 30s, 10m, "
+                                      "1h, 7d)",
+    }
+
+
 # --- kafka ------------------------------------------------------------------------------------
 
 def test_kafka_required_keys_and_values() -> None:

@@ -438,13 +438,13 @@ def migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
-def test_a_fresh_database_is_at_head_0002(store: Store) -> None:
-    assert engines.head_revision() == engines.current_revision(store._engine) == "0002"
+def test_a_fresh_database_is_at_head(store: Store) -> None:
+    assert engines.head_revision() == engines.current_revision(store._engine) == "0003"
     assert NEW_TABLES <= set(inspect(store._engine).get_table_names())
     assert "sealed" in {c["name"] for c in inspect(store._engine).get_columns("window_state")}
 
 
-def test_a_0001_database_upgrades_to_0002_keeping_its_rows_and_downgrades_again(store_url: str) -> None:
+def test_a_0001_database_upgrades_to_head_keeping_its_rows_and_downgrades_again(store_url: str) -> None:
     url = engines.normalize_url(store_url)
     engine = engines.create_store_engine(url)
     try:
@@ -462,7 +462,7 @@ def test_a_0001_database_upgrades_to_0002_keeping_its_rows_and_downgrades_again(
         engine.dispose()
 
     with Store.open(store_url) as store:
-        assert engines.current_revision(store._engine) == "0002"
+        assert engines.current_revision(store._engine) == engines.head_revision()
         assert [w.end for w in store.list_windows("churn")] == [60.0]
         assert store.load_window_states() == [WindowStateRecord("churn", "replay", 60.0, 120.0, b"old", 7, 1.0)]
         store.save_window_state("churn", "replay", 120.0, 180.0, b"new", 1, 2.0, sealed=True)
