@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20, help="windows per model (default 20)")
     status.add_argument("--model", help="only this model")
 
+    demo = sub.add_parser("demo", help="everything on this machine: a local Kafka broker, traffic whose inputs "
+                                       "drift, the daemon and a webhook receiver; shows drift being caught, live")
+    demo.add_argument("--duration", type=float, metavar="SECONDS",
+                      help="stop after this many seconds of traffic (default: run until Ctrl-C)")
+    demo.add_argument("--workdir", metavar="DIR", help="where the config, store and logs go (default: a new "
+                                                       "temporary directory); a previous demo's store there is replaced")
+    demo.add_argument("--rate", type=float, default=200.0, metavar="N", help="predictions per second (default 200)")
+    demo.add_argument("--drift-after", type=float, default=60.0, metavar="SECONDS",
+                      help="the inputs drift this long after the traffic starts (default 60)")
+    demo.add_argument("--window", type=int, default=20, metavar="SECONDS", help="window size (default 20)")
+
     hook = sub.add_parser("webhook", help="retraining webhooks")
     hook_sub = hook.add_subparsers(dest="webhook_command", required=True, parser_class=_Parser)
     verify = hook_sub.add_parser("verify", help="check a received webhook's X-Driftd-Signature; exit 0 and print "
@@ -91,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args)
         if args.command == "webhook":
             return _webhook_verify(args)
+        if args.command == "demo":
+            return _demo(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -196,6 +209,18 @@ def _status(args: argparse.Namespace) -> int:
                   for name in names]
     print(report.dumps(report.document(models)) if args.json else report.table(models), end="\n" if args.json else "")
     return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from monitor.demo import DemoOptions, run_demo
+
+    try:
+        options = DemoOptions(duration_s=args.duration, workdir=Path(args.workdir) if args.workdir else None,
+                              rate=args.rate, drift_after_s=args.drift_after, window_s=args.window)
+    except ValueError as exc:
+        print(f"driftd demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_demo(options)
 
 
 def _webhook_verify(args: argparse.Namespace) -> int:
