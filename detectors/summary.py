@@ -10,7 +10,7 @@ sampling), which is again a uniform sample of the union.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -99,6 +99,10 @@ class WindowSummary:
         self.capacity = capacity
         self.max_unseen = max_unseen
         self.seed = seed
+        # Reservoir entries taken in since the last checkpoint blob (see :meth:`checkpoint_blob`).
+        self._fresh: list[list[tuple[FloatArray, np.ndarray]]] = [[] for _ in samples]
+        self._appended = 0  # entries written as deltas since the last full blob
+        self._based = False  # whether a full blob was written (a restored summary writes a full one first)
 
     @classmethod
     def zero(cls, layout: Layout, capacity: int = 100_000, max_unseen: int = 100, seed: int = 0) -> "WindowSummary":
@@ -137,6 +141,8 @@ class WindowSummary:
             return
         self._values[j].append(new_values)
         self._keys[j].append(new_keys)
+        if self._based:  # only a summary that is checkpointed keeps what is new since its last blob
+            self._fresh[j].append((new_values, new_keys))
         self._held[j] += int(new_values.size)
         if self._held[j] >= 2 * self.capacity:
             self._consolidate(j)
@@ -149,6 +155,10 @@ class WindowSummary:
             self._held[j] = int(values.size)
         if self._held[j] >= self.capacity:
             self._limit[j] = int(self._keys[j][0].max())
+            if self._fresh[j]:  # entries above the limit can never be sampled: do not keep them for a delta
+                limit = np.uint64(self._limit[j])
+                kept = [(v[k <= limit], k[k <= limit]) for v, k in self._fresh[j]]
+                self._fresh[j] = [(v, k) for v, k in kept if v.size]
 
     @property
     def samples(self) -> list[FloatArray]:
@@ -209,24 +219,88 @@ class WindowSummary:
 
     def to_bytes(self) -> bytes:
         """Serialise for a checkpoint (the layout is not included: it belongs to the profile)."""
+        self._fresh = [[] for _ in self._fresh]
+        self._appended = 0
+        self._based = True
+        return self._pack("summary", self.samples, self.keys)
+
+    def _pack(self, kind: str, samples: list[FloatArray], keys: list[np.ndarray]) -> bytes:
         arrays: dict[str, np.ndarray] = {"counts": self.counts}
-        for j, (sample, keys) in enumerate(zip(self.samples, self.keys)):
+        for j, (sample, key) in enumerate(zip(samples, keys)):
             arrays[f"sample/{j}"] = sample
-            arrays[f"keys/{j}"] = keys
+            arrays[f"keys/{j}"] = key
         header: dict[str, Any] = {"n": self.n, "capacity": self.capacity, "max_unseen": self.max_unseen,
                                   "seed": self.seed, "unseen": self.unseen, "columns": list(self.layout.names)}
-        return pack("summary", header, arrays)
+        return pack(kind, header, arrays)
+
+    def checkpoint_blob(self) -> tuple[bool, bytes]:
+        """What a checkpoint writes of this summary since the previous one: ``(full, blob)``.
+
+        A full blob (:meth:`to_bytes`) the first time and whenever the deltas written since the
+        last full one would hold more entries than the reservoirs themselves; otherwise a delta:
+        the counts, ``n`` and unseen table as they are now, and only the reservoir entries taken
+        in since the previous blob. A full blob followed by its deltas, in order, rebuilds the
+        summary exactly (:meth:`from_parts`): every entry that was ever among the ``capacity``
+        smallest keys was written, and none of the others can be among them later. So a
+        checkpoint writes in proportion to what arrived, not to what the window holds.
+        """
+        fresh = sum(v.size for chunks in self._fresh for v, _ in chunks)
+        if not self._based or self._appended + fresh > self.capacity * max(1, len(self._fresh)):
+            return True, self.to_bytes()
+        samples = [np.concatenate([v for v, _ in chunks]) if chunks else np.empty(0, dtype=np.float64)
+                   for chunks in self._fresh]
+        keys = [np.concatenate([k for _, k in chunks]) if chunks else np.empty(0, dtype=np.uint64)
+                for chunks in self._fresh]
+        self._fresh = [[] for _ in self._fresh]
+        self._appended += fresh
+        return False, self._pack("summary-delta", samples, keys)
 
     @classmethod
     def from_bytes(cls, layout: Layout, blob: bytes) -> "WindowSummary":
         """Inverse of :meth:`to_bytes` for the same layout."""
+        return cls.from_parts(layout, blob, ())
+
+    @classmethod
+    def from_parts(cls, layout: Layout, blob: bytes, deltas: Sequence[bytes]) -> "WindowSummary":
+        """A summary from a full blob and the deltas written after it (:meth:`checkpoint_blob`), in order.
+
+        Examples
+        --------
+        >>> from detectors.layout import Column, Layout
+        >>> layout = Layout((Column("x", "numeric", np.array([0.0])),))
+        >>> live = WindowSummary.zero(layout, capacity=3)
+        >>> blobs = []
+        >>> for first in range(0, 12, 4):
+        ...     live.update({"x": np.arange(first, first + 4, dtype=float)})
+        ...     blobs.append(live.checkpoint_blob())
+        >>> [full for full, _ in blobs]
+        [True, False, False]
+        >>> restored = WindowSummary.from_parts(layout, blobs[0][1], [b for _, b in blobs[1:]])
+        >>> restored.n, sorted(restored.samples[0].tolist()) == sorted(live.samples[0].tolist())
+        (12, True)
+        """
         _, header, arrays = unpack(blob, "summary")
         if tuple(header["columns"]) != layout.names:
             raise ValueError(f"summary columns {header['columns']} do not match the profile's {list(layout.names)}")
         m = len(layout.numeric)
-        return cls(layout, arrays["counts"], [arrays[f"sample/{j}"] for j in range(m)],
-                   [arrays[f"keys/{j}"] for j in range(m)], [dict(t) for t in header["unseen"]],
-                   int(header["n"]), int(header["capacity"]), int(header["max_unseen"]), int(header["seed"]))
+        summary = cls(layout, arrays["counts"], [arrays[f"sample/{j}"] for j in range(m)],
+                      [arrays[f"keys/{j}"] for j in range(m)], [dict(t) for t in header["unseen"]],
+                      int(header["n"]), int(header["capacity"]), int(header["max_unseen"]), int(header["seed"]))
+        for delta in deltas:
+            _, header, arrays = unpack(delta, "summary-delta")
+            summary.counts = arrays["counts"]
+            summary.unseen = [dict(t) for t in header["unseen"]]
+            summary.n = int(header["n"])
+            for j in range(m):
+                values, keys = arrays[f"sample/{j}"], arrays[f"keys/{j}"]
+                if values.size:
+                    summary._values[j].append(values)
+                    summary._keys[j].append(keys)
+                    summary._held[j] += int(values.size)
+        for j in range(m):
+            summary._consolidate(j)
+        summary._fresh = [[] for _ in range(m)]
+        return summary
 
 
 def _batch_length(batch: Mapping[str, np.ndarray]) -> int:

@@ -3,8 +3,9 @@
 In numbered steps, inside a single store transaction:
 
 1. read each model's ``closed_until`` (another daemon may have judged windows since);
-2. write each dirty partial window summary of this daemon's shards (a partial for a window that
-   has closed meanwhile is dropped and its events counted late);
+2. write each dirty partial window summary of this daemon's shards: what arrived since the last
+   checkpoint as a delta, or in full now and then (a partial for a window that has closed
+   meanwhile is dropped and its events counted late);
 3. write each shard's watermark (largest event time, wall time of its newest event);
 4. write the label-join rows fed and join them;
 5. move this daemon's partition offsets forward with a compare-and-set on the offsets the
@@ -165,8 +166,11 @@ class Checkpointer:
                 continue
             for shard in sorted(window.dirty):
                 part = window.parts[shard]
-                self.store.save_window_state(name, shard, window.start, window.end, part.to_bytes(), part.n, now,
-                                             conn=conn)
+                full, blob = part.checkpoint_blob()  # a delta, when the store has a full payload to append to
+                if full:
+                    self.store.save_window_state(name, shard, window.start, window.end, blob, part.n, now, conn=conn)
+                else:
+                    self.store.append_window_delta(name, shard, window.start, blob, part.n, now, conn=conn)
             window.dirty.clear()
         for shard, state in windows.shards.items():
             self.store.save_shard_state(name, shard, state.max_event_time, state.last_seen_wall, now, conn=conn)
@@ -233,7 +237,7 @@ class Checkpointer:
 
     def _merged(self, runtime: ModelRuntime, start: float, conn: Any) -> WindowSummary | None:
         assert runtime.profile is not None
-        parts = [WindowSummary.from_bytes(runtime.profile.layout, s.payload)
+        parts = [WindowSummary.from_parts(runtime.profile.layout, s.payload, s.deltas)
                  for s in self.store.load_window_states(runtime.config.name, start=start, conn=conn)]
         if not parts:
             return None

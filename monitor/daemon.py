@@ -359,8 +359,8 @@ class Daemon:
             if runtime is None or runtime.profile is None or not isinstance(runtime.windows, TimeWindows):
                 continue
             state = states.get(record.model)
-            runtime.windows.restore(shard, record.window_start, WindowSummary.from_bytes(runtime.profile.layout,
-                                                                                         record.payload),
+            summary = WindowSummary.from_parts(runtime.profile.layout, record.payload, record.deltas)
+            runtime.windows.restore(shard, record.window_start, summary,
                                     state.max_event_time if state else None, state.last_seen if state else None)
 
     def _restore_count_windows(self) -> None:
@@ -373,7 +373,8 @@ class Daemon:
             if state is not None:
                 windows.sequence = state.sequence
             for record in self.store.load_window_states(name, shard=COUNT_SHARD):
-                windows.resume(record.window_start, WindowSummary.from_bytes(runtime.profile.layout, record.payload))
+                windows.resume(record.window_start, WindowSummary.from_parts(runtime.profile.layout, record.payload,
+                                                                               record.deltas))
 
     def _resync(self) -> None:
         """After a refused checkpoint: forget everything since the last one and start again from the store."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, RowMapping, delete, select, tuple_, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.errors import StaleOwnerError, StoreError
 from monitor.store.core import StoreCore
 from monitor.store.queries import upsert
 from monitor.store.records import ModelStateRecord, ShardStateRecord, WindowStateRecord, to_column
-from monitor.store.schema import model_state, offsets, shard_state, window_state, windows
+from monitor.store.schema import model_state, offsets, shard_state, window_state, window_state_deltas, windows
 
 OffsetMove = tuple[str, int, "int | None", int]
 """(topic, partition, expected next offset or None when none is stored, new next offset)."""
@@ -139,8 +139,27 @@ class CheckpointStore(StoreCore):
             "updated_at": float(updated_at),
             "sealed": bool(sealed),
         }
+        d = window_state_deltas.c
         with self._writing(f"save_window_state model={model} shard={shard}", conn) as c:
             upsert(c, window_state, row, ("model", "shard", "window_start"))
+            c.execute(delete(window_state_deltas).where(d.model == model, d.shard == shard,
+                                                        d.window_start == float(start)))
+
+    def append_window_delta(self, model: str, shard: str, start: float, payload: bytes, events: int,
+                            updated_at: float, *, conn: Connection | None = None) -> None:
+        """Append a delta to the stored state of window (model, shard, start), which must exist."""
+        s, d = window_state.c, window_state_deltas.c
+        key = (d.model == model, d.shard == shard, d.window_start == float(start))
+        with self._writing(f"append_window_delta model={model} shard={shard}", conn) as c:
+            moved = c.execute(update(window_state).where(s.model == model, s.shard == shard,
+                                                         s.window_start == float(start))
+                              .values(events=int(events), updated_at=float(updated_at))).rowcount
+            if not moved:
+                raise StoreError(f"append_window_delta model={model} shard={shard} start={start}: "
+                                 "no stored state to append to")
+            seq = c.execute(select(func.coalesce(func.max(d.seq), 0)).where(*key)).scalar_one()
+            c.execute(insert(window_state_deltas).values(model=model, shard=shard, window_start=float(start),
+                                                         seq=int(seq) + 1, payload=bytes(payload)))
 
     def load_window_states(
         self,
@@ -162,8 +181,19 @@ class CheckpointStore(StoreCore):
             stmt = stmt.where(s.shard == shard)
         if sealed is not None:
             stmt = stmt.where(s.sealed.is_(sealed))
+        d = window_state_deltas.c
+        deltas = select(d.model, d.shard, d.window_start, d.payload).order_by(d.model, d.shard, d.window_start, d.seq)
+        if model is not None:
+            deltas = deltas.where(d.model == model)
+        if start is not None:
+            deltas = deltas.where(d.window_start == float(start))
+        if shard is not None:
+            deltas = deltas.where(d.shard == shard)
         with self._reading("load_window_states", conn) as c:
-            return [_window_state(row) for row in c.execute(stmt).mappings()]
+            found: dict[tuple[str, str, float], list[bytes]] = {}
+            for row in c.execute(deltas):
+                found.setdefault((row.model, row.shard, float(row.window_start)), []).append(bytes(row.payload))
+            return [_window_state(row, found) for row in c.execute(stmt).mappings()]
 
     def window_state_starts(self, model: str, *, conn: Connection | None = None) -> list[float]:
         """The starts of the windows that have stored partial states for ``model`` (payloads not read)."""
@@ -175,15 +205,20 @@ class CheckpointStore(StoreCore):
     def delete_window_state(self, model: str, shard: str, start: float, *, conn: Connection | None = None) -> bool:
         """Delete the state of window (model, shard, start); True if there was one."""
         s = window_state.c
+        d = window_state_deltas.c
         stmt = delete(window_state).where(s.model == model, s.shard == shard, s.window_start == float(start))
         with self._writing(f"delete_window_state model={model} shard={shard}", conn) as c:
+            c.execute(delete(window_state_deltas).where(d.model == model, d.shard == shard,
+                                                        d.window_start == float(start)))
             return c.execute(stmt).rowcount > 0
 
     def delete_window_states(self, model: str, start: float, *, conn: Connection | None = None) -> int:
         """Delete the states of window (model, start) in every shard; return how many there were."""
         s = window_state.c
+        d = window_state_deltas.c
         stmt = delete(window_state).where(s.model == model, s.window_start == float(start))
         with self._writing(f"delete_window_states model={model}", conn) as c:
+            c.execute(delete(window_state_deltas).where(d.model == model, d.window_start == float(start)))
             return int(c.execute(stmt).rowcount)
 
     # --- model state ---------------------------------------------------------------------
@@ -279,8 +314,8 @@ def _describe(offset: int | None) -> str:
     return "no stored offset" if offset is None else str(offset)
 
 
-def _window_state(row: RowMapping) -> WindowStateRecord:
-    """A WindowStateRecord from a ``window_state`` row."""
+def _window_state(row: RowMapping, deltas: dict[tuple[str, str, float], list[bytes]]) -> WindowStateRecord:
+    """A WindowStateRecord from a ``window_state`` row and the deltas found for it."""
     return WindowStateRecord(
         model=row["model"],
         shard=row["shard"],
@@ -290,4 +325,5 @@ def _window_state(row: RowMapping) -> WindowStateRecord:
         events=int(row["events"]),
         updated_at=float(row["updated_at"]),
         sealed=bool(row["sealed"]),
+        deltas=tuple(deltas.get((row["model"], row["shard"], float(row["window_start"])), ())),
     )

@@ -41,6 +41,8 @@ class WindowStateRecord:
     events: int
     updated_at: float
     sealed: bool = False
+    deltas: tuple[bytes, ...] = ()
+    """Deltas written after ``payload``, in order (``WindowSummary.from_parts``)."""
 
 
 @dataclass(frozen=True)

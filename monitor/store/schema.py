@@ -140,6 +140,23 @@ window_state = Table(
 has passed; the window is judged once every shard carrying the model has sealed it.
 """
 
+window_state_deltas = Table(
+    "window_state_deltas",
+    metadata,
+    Column("model", String(255), nullable=False),
+    Column("shard", String(255), nullable=False),
+    Column("window_start", Double, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("model", "shard", "window_start", "seq"),
+)
+"""Checkpoints after a window state's full payload write only what arrived since (migration 0004).
+
+The ``window_state`` row holds the last full payload; its deltas, in ``seq`` order, hold the
+counts as they are now and the reservoir entries taken in since the previous write
+(``WindowSummary.checkpoint_blob``). Writing a full payload deletes the deltas.
+"""
+
 # --- daemon state (migration 0002) ---------------------------------------------------------
 
 offsets = Table(

@@ -114,8 +114,8 @@ def test_killed_between_sending_and_recording_the_alert_is_sent_again(kafka_brok
             assert stored.state == "pending" and store.list_attempts(first) == []
         daemon.start()
         daemon.wait_ready(90)
-        wait_for(lambda: sorted(receiver.accepted) == DRIFT_IDS, 60, f"both drift alerts\n{daemon.tail()}")
-        assert receiver.ids().count(first) == 2        # sent again, with the same id
+        wait_for(lambda: sorted(receiver.accepted) == DRIFT_IDS and receiver.ids().count(first) == 2, 60,
+                 f"the first alert sent again, with the same id, and the second one\n{daemon.tail()}")
         with Store.open(store_url) as store:
             assert {a.id: a.state for a in store.list_alerts("churn")} == {i: "delivered" for i in DRIFT_IDS}
             assert [a["outcome"] for a in store.list_attempts(first)] == ["delivered"]

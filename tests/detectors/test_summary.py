@@ -135,3 +135,35 @@ def test_vectorised_binning_equals_searchsorted(edge_lists, values):
         expected = np.bincount(np.searchsorted(column.edges, finite, side="right") + 1, minlength=layout.width)
         expected[0] = data.size - finite.size
         np.testing.assert_array_equal(counts[row], expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=8), st.integers(1, 40), st.lists(st.booleans(), min_size=8, max_size=8))
+def test_a_full_blob_and_its_deltas_rebuild_the_summary_exactly(batches, capacity, checkpoint_after):
+    live = WindowSummary.zero(LAYOUT, capacity=capacity)
+    full, deltas = None, []
+    for events, write in zip(batches, checkpoint_after):
+        live.update(batch(events), n=len(events))
+        if write:
+            is_full, blob = live.checkpoint_blob()
+            full, deltas = (blob, []) if is_full else (full, deltas + [blob])
+    is_full, blob = live.checkpoint_blob()
+    full, deltas = (blob, []) if is_full else (full, deltas + [blob])
+    restored = WindowSummary.from_parts(LAYOUT, full, deltas)
+    assert_same(restored, live)
+    assert restored.unseen == live.unseen
+    for a, b in zip(restored.keys, live.keys):
+        assert sorted(a.tolist()) == sorted(b.tolist())
+
+
+def test_deltas_carry_only_new_entries_and_a_full_blob_comes_back_when_they_outgrow_the_reservoir():
+    rng = np.random.default_rng(3)
+    live = WindowSummary.zero(LAYOUT, capacity=1000)
+    sizes = []
+    for _ in range(12):
+        live.update({"x": rng.normal(size=500), "y": rng.normal(size=500)}, n=500)
+        sizes.append(live.checkpoint_blob())
+    full = [is_full for is_full, _ in sizes]
+    assert full[0] and not all(full[1:])
+    delta_sizes = [len(blob) for is_full, blob in sizes if not is_full]
+    assert max(delta_sizes) < len(sizes[0][1]) * 1.5 and True in full[1:]  # compacted again at some point

@@ -439,7 +439,7 @@ def migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
 
 
 def test_a_fresh_database_is_at_head(store: Store) -> None:
-    assert engines.head_revision() == engines.current_revision(store._engine) == "0003"
+    assert engines.head_revision() == engines.current_revision(store._engine) == "0004"
     assert NEW_TABLES <= set(inspect(store._engine).get_table_names())
     assert "sealed" in {c["name"] for c in inspect(store._engine).get_columns("window_state")}
 
@@ -480,3 +480,23 @@ def test_a_0001_database_upgrades_to_head_keeping_its_rows_and_downgrades_again(
 
         migrate_to(store._engine, "head")
         assert [s.sealed for s in store.load_window_states()] == [False, False]
+
+
+def test_window_state_deltas_append_in_order_and_a_full_write_or_delete_drops_them(store: Store) -> None:
+    with pytest.raises(StoreError, match="no stored state"):
+        store.append_window_delta("churn", "t:0", 0.0, b"d0", 1, 1.0)
+    store.save_window_state("churn", "t:0", 0.0, 60.0, b"full", 5, 1.0)
+    store.save_window_state("churn", "t:1", 0.0, 60.0, b"other", 2, 1.0)
+    with store.transaction() as conn:
+        store.append_window_delta("churn", "t:0", 0.0, b"d1", 7, 2.0, conn=conn)
+        store.append_window_delta("churn", "t:0", 0.0, b"d2", 9, 3.0, conn=conn)
+    [first, second] = store.load_window_states("churn")
+    assert (first.payload, first.deltas, first.events, first.updated_at) == (b"full", (b"d1", b"d2"), 9, 3.0)
+    assert second.deltas == ()
+    assert store.load_window_states("churn", shard="t:0", start=0.0)[0].deltas == (b"d1", b"d2")
+    store.save_window_state("churn", "t:0", 0.0, 60.0, b"full2", 9, 4.0)
+    assert store.load_window_states("churn", shard="t:0")[0].deltas == ()
+    store.append_window_delta("churn", "t:0", 0.0, b"d3", 10, 5.0)
+    assert store.delete_window_states("churn", 0.0) == 2
+    store.save_window_state("churn", "t:0", 0.0, 60.0, b"again", 1, 6.0)
+    assert store.load_window_states("churn")[0].deltas == ()     # no delta of the deleted state came back

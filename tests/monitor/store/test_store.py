@@ -115,7 +115,7 @@ def test_open_creates_the_schema_at_head_on_an_empty_database(store_url: str) ->
     with Store.open(store_url) as store:
         names = set(inspect(store._engine).get_table_names())
         assert TABLES | {"alembic_version"} <= names
-        assert engines.current_revision(store._engine) == engines.head_revision() == "0003"
+        assert engines.current_revision(store._engine) == engines.head_revision() == "0004"
 
 
 def test_reopening_is_idempotent_and_keeps_the_data(store_url: str) -> None:
