@@ -259,15 +259,23 @@ class Checkpointer:
         judged_now = {(r.model, r.start) for r in outcome.results}
         for model, keys in outcome.touched.items():
             spec = self.pipeline.models[model].config
-            for window in self.store.list_windows(model, limit=_RECENT_WINDOWS, conn=conn):
+            recent = self.store.list_windows(model, limit=_RECENT_WINDOWS, conn=conn)[::-1]  # oldest first
+            refreshed = []
+            for i, window in enumerate(recent):
                 if (window.start in keys and (model, window.start) not in judged_now
                         and now <= (window.closed_at or window.end) + spec.performance.label_ttl_s):
                     predictions, labels = self.store.window_label_pairs(model, window.start, conn=conn)
                     metrics = performance_metrics(spec, predictions, labels)
-                    updated = dataclasses.replace(window, performance=metrics, labels=len(labels))
+                    recent[i] = updated = dataclasses.replace(window, performance=metrics, labels=len(labels))
                     self.store.save_window(updated, conn=conn)
                     outcome.refreshed.append(updated)
                     outcome.alerts.extend(self.outbox.raise_alerts(spec, updated, ("performance",), now, conn))
+                    refreshed.append(i)
+            # labels of an earlier window may complete a run of consecutive windows that ends later
+            need = spec.alerts.consecutive_windows - 1
+            later = sorted({j for i in refreshed for j in range(i + 1, min(len(recent), i + 1 + need))} - set(refreshed))
+            for j in later:
+                outcome.alerts.extend(self.outbox.raise_alerts(spec, recent[j], ("performance",), now, conn))
 
     def _expire(self, outcome: Outcome, now: float, conn: Any) -> None:
         ttl = max(m.performance.label_ttl_s for m in self.config.models)
