@@ -20,6 +20,9 @@ from detectors.serial import pack, unpack
 
 _U64 = np.uint64
 
+_SLACK = 1.25
+"""A reservoir is cut back to its capacity once it holds this many times it (memory vs consolidation work)."""
+
 
 def priority_keys(seed: int, first: int, n: int) -> np.ndarray:
     """Pseudo-random uint64 priority keys of events ``first .. first+n-1`` (SplitMix64 of the index).
@@ -89,7 +92,8 @@ class WindowSummary:
         self.layout = layout
         self.counts = counts
         # Reservoirs are kept as chunks and consolidated (k smallest keys) only when they grow past
-        # twice the capacity or are read, so filling one costs O(n) rather than a copy per batch.
+        # 1.25 x the capacity (_SLACK) or are read, so filling one costs O(n) rather than a copy per batch,
+        # and a full reservoir never holds more than 1.25 x what it keeps.
         self._values: list[list[FloatArray]] = [[v] for v in samples]
         self._keys: list[list[np.ndarray]] = [[k] for k in keys]
         self._held = [int(v.size) for v in samples]
@@ -144,7 +148,7 @@ class WindowSummary:
         if self._based:  # only a summary that is checkpointed keeps what is new since its last blob
             self._fresh[j].append((new_values, new_keys))
         self._held[j] += int(new_values.size)
-        if self._held[j] >= 2 * self.capacity:
+        if self._held[j] >= _SLACK * self.capacity:
             self._consolidate(j)
 
     def _consolidate(self, j: int) -> None:
