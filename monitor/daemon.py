@@ -50,6 +50,14 @@ class Timing:
     stalled_s: float = 120.0
 
 
+def _kafka_client(client: str) -> tuple[Any, Any]:
+    """The source and dead-letter classes of ``kafka.client`` (confluent-kafka is imported only when chosen)."""
+    if client == "confluent":
+        from monitor.source_confluent import ConfluentDeadLetters, ConfluentSource
+        return ConfluentSource, ConfluentDeadLetters
+    return KafkaSource, DeadLetters
+
+
 class _RateLimitedLog:
     """Logs a problem once per key per interval, counting what it did not log."""
 
@@ -128,10 +136,11 @@ class Daemon:
         self.http = HttpServer(self.config.server.host, self.config.server.port, self.registry,
                                healthy=self.healthy, ready=self.ready)
         self.http.start()
+        source_class, dead_letters_class = _kafka_client(self.kafka.client)
         if self.kafka.dead_letter_topic:
-            self.dead_letters = DeadLetters(self.kafka)
-        self.source = KafkaSource(self.kafka, list(self.topic_kinds), on_assign=self._on_assign,
-                                  on_revoke=self._on_revoke)
+            self.dead_letters = dead_letters_class(self.kafka)
+        self.source = source_class(self.kafka, list(self.topic_kinds), on_assign=self._on_assign,
+                                   on_revoke=self._on_revoke)
         self._schedule()
         log.info("driftd started group=%s topics=%s metrics=%s:%d", self.kafka.group_id, ",".join(self.topic_kinds),
                  self.config.server.host, self.http.port)

@@ -42,6 +42,8 @@ TOPIC_FIELDS = {
 }
 """The contract's field names per topic kind (CONTRACT §1); ``kafka.fields`` renames them."""
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_CLIENTS = ("kafka-python", "confluent")
+"""``kafka.client``: kafka-python (the default) or confluent-kafka (librdkafka, the ``driftd[fast]`` extra)."""
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 RESERVED_COLUMNS = ("prediction", "label")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from monitor.config.convert import (
 from monitor.config.expand import _UNSET
 from monitor.config.masking import FrozenMap, _mask_like, _Masked, _MaskedStr, _plain, redact
 from monitor.config.model import (
-    SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS, Config, FieldsConfig,
-    KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
+    KAFKA_CLIENTS, SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS, Config,
+    FieldsConfig, KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
 )
 from monitor.config.models import _ModelsParser
 from monitor.config.section import _convert_at, _Section
@@ -80,8 +81,11 @@ class _Parser:
             fields=self.fields(sec.child("fields", tuple(TOPIC_FIELDS))),
             session_timeout_ms=sec.get("session_timeout_ms", _count, 10000),
             max_poll_records=sec.get("max_poll_records", _count, 5000),
-            client=sec.get("client", _choice(("kafka-python",)), "kafka-python"),
+            client=sec.get("client", _choice(KAFKA_CLIENTS, "Kafka client"), "kafka-python"),
         )
+        if config.client == "confluent" and importlib.util.find_spec("confluent_kafka") is None:
+            sec.add("client", "confluent needs the confluent-kafka package, which is not installed: "
+                              "pip install 'driftd[fast]' (or use client: kafka-python)")
         if "security_protocol" not in sec.bad:
             self.kafka_security(sec, protocol)
         return config

@@ -32,7 +32,13 @@ def contract_psi(ref: np.ndarray, cur: np.ndarray) -> float:
 
 
 @pytest.fixture
-def setup(kafka_broker, tmp_path, store_url):
+def kafka_client() -> str:
+    """The daemon's `kafka.client`; the main end-to-end test runs with each."""
+    return "kafka-python"
+
+
+@pytest.fixture
+def setup(kafka_broker, tmp_path, store_url, kafka_client):
     suffix = uuid.uuid4().hex[:8]
     topics = {"predictions": f"preds-{suffix}", "labels": f"labels-{suffix}"}
     kafka_broker.create_topic(topics["predictions"], partitions=4)
@@ -41,10 +47,12 @@ def setup(kafka_broker, tmp_path, store_url):
     write_reference_csv(str(reference), ChurnTraffic(), 5000)
     port = free_port()
     config = write_config(tmp_path / "driftd.yaml", bootstrap=kafka_broker.bootstrap, topics=topics,
-                          store_url=store_url, group=f"driftd-{suffix}", port=port, reference=reference)
+                          store_url=store_url, group=f"driftd-{suffix}", port=port, reference=reference,
+                          extra_kafka=f"  client: {kafka_client}")
     return topics, config, port, reference
 
 
+@pytest.mark.parametrize("kafka_client", ["kafka-python", "confluent"])
 def test_drifting_traffic_is_judged_exactly(kafka_broker, tmp_path, store_url, setup):
     topics, config, port, reference = setup
     messages = list(ChurnTraffic().messages(START, 4 * 3600, 0.1, drift_at=START + 2 * 3600, label_delay_s=60))
