@@ -58,6 +58,21 @@ def _kafka_client(client: str) -> tuple[Any, Any]:
     return KafkaSource, DeadLetters
 
 
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim(0)``, or a no-op where there is none (musl, macOS)."""
+    try:
+        import ctypes
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: None if trim(0) else None
+
+
+_release_free_memory = _malloc_trim()
+"""Hand freed heap pages back to the OS after a checkpoint: the batches' and the checkpoint's
+transient buffers are freed, but glibc would keep them in the process's RSS."""
+
+
 class _RateLimitedLog:
     """Logs a problem once per key per interval, counting what it did not log."""
 
@@ -124,7 +139,8 @@ class Daemon:
     def start(self) -> None:
         """Open the store, build or load the references, serve HTTP, join the consumer group."""
         self.store = Store.open(self.config.storage.url)
-        profiles = profile_source.resolve(self.config, self.store, self.clock())
+        profiles = profile_source.resolve(self.config, self.store, self.clock(),
+                                          build=profile_source.build_in_child)
         self.pipeline = Pipeline(self.config, profiles, on_profile=self._store_live_profile)
         self.checkpointer = Checkpointer(self.config, self.store, self.pipeline, self.kafka.group_id)
         self._restore_count_windows()
@@ -282,6 +298,7 @@ class Daemon:
         self.pending = Pending()
         self.last_checkpoint = time.monotonic()
         self._export(outcome)
+        _release_free_memory()
         if self.source is not None and outcome.offsets:
             self.source.commit(outcome.offsets)
         return outcome
@@ -388,7 +405,8 @@ class Daemon:
     def _resync(self) -> None:
         """After a refused checkpoint: forget everything since the last one and start again from the store."""
         assert self.source is not None and self.store is not None
-        profiles = profile_source.resolve(self.config, self.store, self.clock())
+        profiles = profile_source.resolve(self.config, self.store, self.clock(),
+                                          build=profile_source.build_in_child)
         self.pipeline = Pipeline(self.config, profiles, on_profile=self._store_live_profile)
         self.checkpointer = Checkpointer(self.config, self.store, self.pipeline, self.kafka.group_id)
         self.pending = Pending()

@@ -25,6 +25,33 @@ def build_from_file(model: ModelConfig, path: os.PathLike[str] | str, config: Co
                          sample_size=model.drift.sample_size, max_categories=config.limits.max_categories)
 
 
+def build_in_child(model: ModelConfig, path: os.PathLike[str] | str, config: Config) -> ReferenceProfile:
+    """:func:`build_from_file` in a short-lived child process (the daemon's way).
+
+    Reading a reference file takes pandas and pyarrow, about 80 MB of resident memory that a
+    long-running daemon would otherwise keep for its whole life. The child reloads the config
+    from its file (same environment), so nothing but the profile's bytes crosses over. A config
+    that did not come from a file is built in this process.
+    """
+    if not os.path.isfile(config.source):
+        return build_from_file(model, path, config)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        blob = pool.submit(_build_bytes, config.source, model.name).result()
+    return ReferenceProfile.from_bytes(blob)
+
+
+def _build_bytes(source: str, name: str) -> bytes:
+    from monitor.config import load_config
+
+    config = load_config(source)
+    model = config.model(name)
+    assert model.reference.path is not None
+    return build_from_file(model, model.reference.path, config).to_bytes()
+
+
 def file_identity(path: os.PathLike[str] | str) -> dict[str, Any]:
     """What identifies a reference file's content cheaply: its path, size and modification time."""
     stat = os.stat(path)
@@ -41,7 +68,9 @@ def store_profile(store: Store, model: ModelConfig, profile: ReferenceProfile, s
 
 
 def resolve(config: Config, store: Store | None, now: float,
-            on_built: Callable[[str], None] | None = None) -> dict[str, tuple[ReferenceProfile, int | None]]:
+            on_built: Callable[[str], None] | None = None,
+            build: Callable[[ModelConfig, str, Config], ReferenceProfile] = build_from_file,
+            ) -> dict[str, tuple[ReferenceProfile, int | None]]:
     """Profiles ready at start-up, by model name, with their stored version.
 
     A model with a reference file reuses the newest stored profile when it was built from the same
@@ -66,7 +95,7 @@ def resolve(config: Config, store: Store | None, now: float,
             continue
         if on_built is not None:
             on_built(model.name)
-        profile = build_from_file(model, path, config)
+        profile = build(model, path, config)
         version = store_profile(store, model, profile, str(path), identity, now).version if store else None
         out[model.name] = (profile, version)
     return out
