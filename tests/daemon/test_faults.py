@@ -58,8 +58,20 @@ def stored_counts(store_url: str) -> dict[float, int]:
         return {w.start: w.events for w in store.list_windows("churn")}
 
 
+def stored_offsets(store_url: str, topic: str) -> int:
+    """Sum of the next offsets the store holds for the topic's 4 partitions (the test group is g-<suffix>)."""
+    with Store.open(store_url) as store:
+        return sum(store.load_offsets(f"g-{topic.removeprefix('preds-')}", [(topic, p) for p in range(4)]).values())
+
+
 @pytest.fixture
-def world(kafka_broker, tmp_path, store_url):
+def kafka_client() -> str:
+    """The daemons' `kafka.client`; the kill -9 test runs with each."""
+    return "kafka-python"
+
+
+@pytest.fixture
+def world(kafka_broker, tmp_path, store_url, kafka_client):
     suffix = uuid.uuid4().hex[:8]
     topic = f"preds-{suffix}"
     kafka_broker.create_topic(topic, partitions=4)
@@ -68,31 +80,38 @@ def world(kafka_broker, tmp_path, store_url):
         return write_config(tmp_path / f"driftd-{port}.yaml", bootstrap=kafka_broker.bootstrap,
                             topics={"predictions": topic}, store_url=store_url, group=f"g-{suffix}", port=port,
                             reference=reference(tmp_path / "reference.csv"), session_timeout_ms=3000,
-                            window="{size: 1h, allowed_lateness: 0s, min_events: 10, idle_close: 4s}", **extra)
+                            window="{size: 1h, allowed_lateness: 0s, min_events: 10, idle_close: 4s}",
+                            extra_kafka=f"  client: {kafka_client}", **extra)
     return topic, config
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kafka_client", ["kafka-python", "confluent"])
 def test_kill_9_at_random_moments_loses_and_doubles_nothing(kafka_broker, tmp_path, store_url, world):
     topic, config = world
     messages = events(200_000)
     produce(kafka_broker, topic, messages, 4)
     expected = per_window(messages)
     port = free_port()
-    cfg = config(port)
+    cfg = config(port, checkpoint_interval="1s")
     rng = random.Random(7)
     kills = 0
+    resumed = []  # events already stored as consumed when each daemon started
     daemon = DaemonProcess(cfg, tmp_path / "driftd.log", port)
     try:
         while kills < 10:
+            resumed.append(stored_offsets(store_url, topic))
             daemon.start()
             daemon.wait_ready(90)
-            time.sleep(rng.uniform(0.3, 2.5))
+            time.sleep(rng.uniform(1.0, 3.5))  # past a checkpoint or two, or in the middle of one
             daemon.kill()
             kills += 1
             if stored_counts(store_url) == expected:
                 break  # everything already judged: further kills would prove nothing new
         assert kills >= 3, "the daemon finished before it could be killed often enough; produce more events"
+        # the restarts really resumed from checkpoints: stored offsets moved on between kills
+        assert sum(b > a for a, b in zip(resumed, resumed[1:])) >= len(resumed) // 2, resumed
+        assert resumed[-1] > 0, resumed
         daemon.start()
         wait_for(lambda: stored_counts(store_url) == expected, 180,
                  f"every window judged with its exact count after {kills} kills\n{daemon.tail()}")
