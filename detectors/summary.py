@@ -158,9 +158,10 @@ class WindowSummary:
             self._values[j], self._keys[j] = [values], [keys]
             self._held[j] = int(values.size)
         if self._held[j] >= self.capacity:
-            self._limit[j] = int(self._keys[j][0].max())
+            largest = int(self._keys[j][0].max())
+            self._limit[j] = largest
             if self._fresh[j]:  # entries above the limit can never be sampled: do not keep them for a delta
-                limit = np.uint64(self._limit[j])
+                limit = np.uint64(largest)
                 kept = [(v[k <= limit], k[k <= limit]) for v, k in self._fresh[j]]
                 self._fresh[j] = [(v, k) for v, k in kept if v.size]
 
