@@ -113,6 +113,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(kafka_broker, tmp_pa
         assert sum(b > a for a, b in zip(resumed, resumed[1:])) >= len(resumed) // 2, resumed
         assert resumed[-1] > 0, resumed
         daemon.start()
+        daemon.wait_ready(90)  # its signal handlers are set: the SIGTERM below must drain, not kill
         wait_for(lambda: stored_counts(store_url) == expected, 180,
                  f"every window judged with its exact count after {kills} kills\n{daemon.tail()}")
         with Store.open(store_url) as store:
