@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from monitor.alerts import Alert, decide
+from monitor.alerts import Alert, decide, holds
 from monitor.config import ModelConfig
 from monitor.report import rfc3339
 from monitor.results import WindowResult
@@ -30,7 +30,7 @@ class Outbox:
         """Write the alerts of ``kinds`` that ``window`` raises; return the ones that are new."""
         raised = []
         for kind in kinds:
-            if not _may_hold(kind, window, model):
+            if not holds(kind, window, model):  # costs no query for windows that cannot alert
                 continue
             need = model.alerts.consecutive_windows - 1
             earlier = (self.store.judged_windows_before(model.name, window.start, need, conn=conn)
@@ -56,12 +56,3 @@ class Outbox:
             self._references[key] = (None if record is None else
                                      {"id": record.id, "created_at": rfc3339(record.created_at)})
         return self._references[key]
-
-
-def _may_hold(kind: str, window: WindowResult, model: ModelConfig) -> bool:
-    """A cheap pre-check so that windows that cannot alert cost no query."""
-    if not window.judged:
-        return False
-    if kind == "drift":
-        return bool(window.drifted)
-    return bool(model.performance.rules) and window.labels >= model.performance.min_labels
