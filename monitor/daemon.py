@@ -12,7 +12,7 @@ import queue
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -22,7 +22,8 @@ from detectors.summary import WindowSummary
 from monitor import profiles as profile_source
 from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
 from monitor.config import Config, KafkaConfig
-from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoder
+from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoded, Decoder
+from monitor.decode_worker import Decoding
 from monitor.dispatcher import Dispatcher
 from monitor.errors import ConfigError, DriftdError, StaleOwnerError, StoreError
 from monitor.http import HttpServer
@@ -125,6 +126,9 @@ class Daemon:
         self.checkpointer: Checkpointer | None = None
         self.pending = Pending()
         self.decoders: dict[str, Decoder] = {}
+        self.decoding: Decoding | None = None
+        self.inflight: deque[PartitionBatch] = deque()
+        """Polled batches handed to :attr:`decoding` and not fed yet, oldest first."""
         self.topic_kinds: dict[str, str] = {}
         self.last_loop = time.monotonic()
         self.last_checkpoint = time.monotonic()
@@ -146,6 +150,7 @@ class Daemon:
         self._restore_count_windows()
         self._restore_metrics()
         self._build_decoders()
+        self.decoding = Decoding(self.decoders, process=self.kafka.decode_workers > 0)
         self.metrics.preset(topics=self.topic_kinds, models=[m.name for m in self.config.models],
                             webhooks=self.config.webhooks)
         self._start_dispatcher()
@@ -192,6 +197,8 @@ class Daemon:
         if self.dispatcher is not None:
             self.dispatcher.stop()
             self.dispatcher.store.close()
+        if self.decoding is not None:
+            self.decoding.close()
         for closer in (self.source, self.dead_letters, self.http, self.store):
             if closer is not None:
                 try:
@@ -203,17 +210,20 @@ class Daemon:
         """The main loop until :meth:`stop`; returns the process exit code."""
         assert self.source is not None
         while not self.stopping.is_set():
-            batches = self.source.poll(self.timing.poll_ms)
+            # while earlier batches are being decoded, only pick up what has already arrived
+            batches = self.source.poll(min(self.timing.poll_ms, 5) if self.inflight else self.timing.poll_ms)
             started = time.perf_counter()
-            for batch in batches:
-                self._process(batch)
+            self._submit(batches)
+            self._feed_decoded(keep=len(batches))  # the batches just polled decode while these are windowed
             if batches:
                 self.metrics.observe_batch(time.perf_counter() - started)
             self._run_tasks()
             if self._checkpoint_due():
+                self._feed_decoded()
                 self._read_log_ends()
                 self.checkpoint()
             self.last_loop = time.monotonic()
+        self._feed_decoded()
         self.checkpoint()
         log.info("driftd stopped after a final checkpoint")
         return 0
@@ -236,10 +246,22 @@ class Daemon:
 
     # --- the work ---------------------------------------------------------------------------
 
-    def _process(self, batch: PartitionBatch) -> None:
+    def _submit(self, batches: list[PartitionBatch]) -> None:
+        assert self.decoding is not None
+        for batch in batches:
+            self.decoding.submit(self.topic_kinds[batch.topic], batch.values)
+            self.inflight.append(batch)
+
+    def _feed_decoded(self, keep: int = 0) -> None:
+        """Feed the decoded batches in poll order, all but the newest ``keep``."""
+        assert self.decoding is not None
+        while len(self.inflight) > keep:
+            decoded = self.decoding.next()
+            self._process(self.inflight.popleft(), decoded)
+
+    def _process(self, batch: PartitionBatch, decoded: Decoded) -> None:
         assert self.pipeline is not None
         kind = self.topic_kinds[batch.topic]
-        decoded = self.decoders[kind].decode(batch.values)
         self.metrics.consumed(batch.topic, len(batch.values))
         for reason, count in decoded.rejected_by_reason().items():
             self.metrics.rejected(batch.topic, reason, count)
@@ -351,6 +373,7 @@ class Daemon:
     def _on_revoke(self, partitions: list[tuple[str, int]]) -> None:
         """Checkpoint what was fed from the partitions, then forget their state."""
         assert self.pipeline is not None and self.checkpointer is not None
+        self._feed_decoded()  # what was polled from them before the revocation is theirs: checkpoint it
         self.checkpoint()
         for topic, partition in partitions:
             shard = f"{topic}:{partition}"
@@ -405,6 +428,9 @@ class Daemon:
     def _resync(self) -> None:
         """After a refused checkpoint: forget everything since the last one and start again from the store."""
         assert self.source is not None and self.store is not None
+        if self.decoding is not None:  # batches polled since the checkpoint are read again after the seek
+            self.decoding.discard()
+        self.inflight.clear()
         profiles = profile_source.resolve(self.config, self.store, self.clock(),
                                           build=profile_source.build_in_child)
         self.pipeline = Pipeline(self.config, profiles, on_profile=self._store_live_profile)
@@ -431,6 +457,8 @@ class Daemon:
         if topics.labels:
             self.topic_kinds[topics.labels] = LABELS
             self.decoders[LABELS] = Decoder(LABELS, dict(fields.labels), names, limit, kinds=kinds)
+        if self.decoding is not None:
+            self.decoding.configure(self.decoders)
 
     def _restore_metrics(self) -> None:
         """Export the newest judged windows again (the store is the truth; a restart shows the same values)."""

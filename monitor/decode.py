@@ -131,6 +131,7 @@ class Decoder:
         unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
         if unknown:
             raise ValueError(f"fields: unknown contract fields {unknown}; valid: {', '.join(CONTRACT_FIELDS)}")
+        self._args = (kind, dict(fields), dict(models), max_message_bytes, label_field, dict(kinds or {}))
         self.kind = kind
         self.models = dict(models)
         self.max_message_bytes = max_message_bytes
@@ -147,6 +148,10 @@ class Decoder:
         self._attr = [attrgetter(f"f{i}") for i in range(len(self.feature_names))]
         self._convert = [_CONVERTERS.get((kinds or {}).get(name, ""), list) for name in self.feature_names]
         self._empty_features = self._feature_struct() if not self._free_features else None
+
+    def __reduce__(self) -> tuple[type["Decoder"], tuple[Any, ...]]:
+        """Pickled as its arguments (its msgspec types are built at run time): sent to a decoding process."""
+        return Decoder, self._args
 
     def _event_struct(self, fields: Mapping[str, str], label_field: str) -> type:
         self._feature_struct = msgspec.defstruct(

@@ -94,6 +94,8 @@ class KafkaConfig:
     session_timeout_ms: int = 10000
     max_poll_records: int = 5000
     client: str = "kafka-python"
+    decode_workers: int = 1
+    """``kafka.decode_workers``: 1 decodes batches in a child process, overlapped with windowing; 0 in the loop."""
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ class _Parser:
             session_timeout_ms=sec.get("session_timeout_ms", _count, 10000),
             max_poll_records=sec.get("max_poll_records", _count, 5000),
             client=sec.get("client", _choice(KAFKA_CLIENTS, "Kafka client"), "kafka-python"),
+            decode_workers=sec.get("decode_workers", _integer(0, 1, "0 (decode in the loop's thread) or 1 "
+                                                                  "(a decoding process)"), 1),
         )
         if config.client == "confluent" and importlib.util.find_spec("confluent_kafka") is None:
             sec.add("client", "confluent needs the confluent-kafka package, which is not installed: "

@@ -38,7 +38,13 @@ def kafka_client() -> str:
 
 
 @pytest.fixture
-def setup(kafka_broker, tmp_path, store_url, kafka_client):
+def decode_workers() -> int:
+    """The daemon's `kafka.decode_workers`; the main end-to-end test also runs decoding in the loop."""
+    return 1
+
+
+@pytest.fixture
+def setup(kafka_broker, tmp_path, store_url, kafka_client, decode_workers):
     suffix = uuid.uuid4().hex[:8]
     topics = {"predictions": f"preds-{suffix}", "labels": f"labels-{suffix}"}
     kafka_broker.create_topic(topics["predictions"], partitions=4)
@@ -48,11 +54,12 @@ def setup(kafka_broker, tmp_path, store_url, kafka_client):
     port = free_port()
     config = write_config(tmp_path / "driftd.yaml", bootstrap=kafka_broker.bootstrap, topics=topics,
                           store_url=store_url, group=f"driftd-{suffix}", port=port, reference=reference,
-                          extra_kafka=f"  client: {kafka_client}")
+                          extra_kafka=f"  client: {kafka_client}\n  decode_workers: {decode_workers}")
     return topics, config, port, reference
 
 
-@pytest.mark.parametrize("kafka_client", ["kafka-python", "confluent"])
+@pytest.mark.parametrize(("kafka_client", "decode_workers"),
+                         [("kafka-python", 1), ("confluent", 1), ("kafka-python", 0)])
 def test_drifting_traffic_is_judged_exactly(kafka_broker, tmp_path, store_url, setup):
     topics, config, port, reference = setup
     messages = list(ChurnTraffic().messages(START, 4 * 3600, 0.1, drift_at=START + 2 * 3600, label_delay_s=60))

@@ -115,6 +115,7 @@ def test_kafka_defaults_and_fields_mapping() -> None:
     assert (kafka.group_id, kafka.start_from, kafka.security_protocol, kafka.client) == (
         "driftd", "earliest", "PLAINTEXT", "kafka-python")
     assert (kafka.session_timeout_ms, kafka.max_poll_records, kafka.dead_letter_topic) == (10000, 5000, None)
+    assert kafka.decode_workers == 1
     assert kafka.topics == TopicsConfig("ml.predictions", None, "ml.labels")
     assert kafka.fields.for_topic("predictions") == {
         "model": "model", "model_version": "model_version", "prediction_id": "prediction_id",
@@ -689,12 +690,22 @@ def test_kafka_required_keys_and_values() -> None:
         "kafka.group": "unknown key 'group' (did you mean 'group_id'?); valid keys: " + ", ".join([
             "bootstrap_servers", "topics", "group_id", "dead_letter_topic", "start_from", "security_protocol",
             "ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password", "sasl_mechanism", "sasl_plain_username",
-            "sasl_plain_password", "fields", "session_timeout_ms", "max_poll_records", "client"]),
+            "sasl_plain_password", "fields", "session_timeout_ms", "max_poll_records", "client",
+            "decode_workers"]),
         "kafka.bootstrap_servers": "required key is missing",
         "kafka.topics.predictions": "required key is missing",
         "kafka.topics.labels": "expected a Kafka topic name (letters, digits, . _ -), got 'bad topic!'",
         "kafka.start_from": "expected one of earliest, latest, got 'beginning'",
     }
+
+
+def test_decode_workers_is_zero_or_one() -> None:
+    data = full()
+    data["kafka"]["decode_workers"] = 0
+    assert parse(data).kafka.decode_workers == 0
+    data["kafka"]["decode_workers"] = 2
+    assert problems(data) == {
+        "kafka.decode_workers": "expected 0 (decode in the loop's thread) or 1 (a decoding process), got 2"}
 
 
 def test_kafka_topics_must_differ() -> None:
