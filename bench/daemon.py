@@ -169,17 +169,33 @@ def bare_confluent(broker: TansuBroker, topic: str, n: int) -> float | None:
 @dataclass
 class DaemonRun:
     rate: float | None = None   # events/s from its first consumed event to its n-th
-    rss_mb: float | None = None  # VmHWM
+    rss_mb: float | None = None  # peak RSS of the daemon plus the peak of its decoding child
     error: str | None = None
+
+
+def _hwm_kb(pid: int | str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return 0
+
+
+def _children(pid: int) -> list[str]:
+    out: list[str] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += (task / "children").read_text().split()
+    return out
 
 
 def stop_for_peak_rss(daemon: DaemonProcess) -> float:
     """SIGTERM the daemon (it finishes its batch, checkpoints, exits) and return its peak RSS in MB over its
-    whole life, final checkpoint included: ru_maxrss from ``os.wait4`` (VmHWM from /proc just before, if larger)."""
+    whole life, final checkpoint included: ru_maxrss from ``os.wait4`` (VmHWM from /proc just before, if larger),
+    plus the peak RSS (VmHWM) of its children (the decoding process) read just before the SIGTERM."""
     assert daemon.proc is not None
     pid = daemon.proc.pid
-    with open(f"/proc/{pid}/status") as status:
-        hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    hwm_kb = _hwm_kb(pid)
+    children_kb = sum(_hwm_kb(child) for child in _children(pid))
     daemon.signal(signal.SIGTERM)
     deadline = time.monotonic() + 120
     while True:
@@ -192,7 +208,7 @@ def stop_for_peak_rss(daemon: DaemonProcess) -> float:
             break
         time.sleep(0.1)
     daemon.proc.returncode = os.waitstatus_to_exitcode(status_code)  # reaped here, not by Popen
-    return max(usage.ru_maxrss, hwm_kb) / 1024
+    return (max(usage.ru_maxrss, hwm_kb) + children_kb) / 1024
 
 
 def daemon_run(broker: TansuBroker, work: Path, topics: dict[str, str], n: int, features: int, label: str,

@@ -7,8 +7,10 @@ have decoding them itself, and it keeps every batch's raw values until its resul
 child dies or hangs, the batches it held are decoded in the loop's thread and nothing is lost or
 reordered (the daemon then goes on decoding in its own thread, with an error in the log).
 
-The child reads requests on a thread of its own while its main thread decodes, so a large batch
-sent while the child is writing a result never leaves both processes waiting on a full pipe.
+Requests are written to the pipe by a thread of this process, so the loop never waits for the
+child to read (msgspec holds the child's GIL for a whole batch); the child reads them on a thread
+of its own, so a large batch sent while it writes a result never leaves both ends waiting on a
+full pipe.
 
 Examples
 --------
@@ -67,6 +69,7 @@ class Decoding:
         self._seq = 0
         self._child: Any = None
         self._conn: Connection | None = None
+        self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         if process:
             self._start()
 
@@ -116,16 +119,15 @@ class Decoding:
         conn, child = self._conn, self._child
         self._conn = self._child = None
         if conn is not None:
-            try:
-                conn.send(("stop",))
-            except OSError:
-                pass
-            conn.close()
+            self._outbox.put(("stop",))
+            self._outbox.put(None)
         if child is not None:
             child.join(5)
             if child.is_alive():
                 child.kill()
                 child.join(5)
+        if conn is not None:
+            conn.close()
 
     # --- the child --------------------------------------------------------------------------
 
@@ -136,15 +138,14 @@ class Decoding:
         child.start()
         theirs.close()
         self._conn, self._child = ours, child
+        self._outbox = queue.SimpleQueue()
+        threading.Thread(target=_write, args=(ours, self._outbox), name="driftd-decode-writer", daemon=True).start()
         self._send(("config", self.decoders))
         log.info("decoding in a child process pid=%s", child.pid)
 
     def _send(self, message: tuple[Any, ...]) -> None:
-        assert self._conn is not None
-        try:
-            self._conn.send(message)
-        except (OSError, ValueError) as exc:
-            self._fail(f"sending to it failed: {exc}")
+        """Queue a request for the writer thread (a failed write shows up as a missing answer)."""
+        self._outbox.put(message)
 
     def _receive(self, seq: int) -> Decoded | None:
         """The child's result for ``seq``; None when it must be decoded here instead."""
@@ -175,11 +176,27 @@ class Decoding:
         log.error("the decoding process (pid %s) failed: %s; decoding in the loop's thread from now on",
                   getattr(child, "pid", None), why)
         conn, self._conn, self._child = self._conn, None, None
-        if conn is not None:
-            conn.close()
+        self._outbox.put(None)
         if child is not None and child.is_alive():
             child.kill()
             child.join(5)
+        if conn is not None:
+            conn.close()
+
+
+def _write(conn: Connection, outbox: "queue.SimpleQueue[tuple[Any, ...] | None]") -> None:
+    """The parent's writer thread: send queued requests in order until None or a broken pipe."""
+    while True:
+        message = outbox.get()
+        if message is None:
+            return
+        try:
+            conn.send(message)
+        except (OSError, ValueError):  # the child is gone: the reader side notices and decodes here
+            return
+        except Exception:  # noqa: BLE001 - e.g. a request that cannot be pickled: the answer never comes
+            log.exception("writing to the decoding process failed")
+            return
 
 
 def _serve(conn: Connection) -> None:
