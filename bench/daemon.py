@@ -120,8 +120,11 @@ def reference_csv(work: Path, features: int) -> Path:
 # --- consumers ---------------------------------------------------------------------------------
 
 
-def bare_consumer(broker: TansuBroker, topic: str, n: int) -> float | None:
-    """Events/s of kafka-python polling raw bytes and json.loads-ing each message (None: not all in 10 min)."""
+def bare_consumer(broker: TansuBroker, topic: str, n: int, decode: bool = True) -> float | None:
+    """Events/s of kafka-python polling raw bytes and json.loads-ing each message (None: not all in 10 min).
+
+    With ``decode=False`` it only polls: the ceiling of any consumer that lets kafka-python parse the
+    records on its one thread, as the daemon does (kafka-python holds the GIL while it parses)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=f"bare-{uuid.uuid4().hex[:6]}",
@@ -133,8 +136,9 @@ def bare_consumer(broker: TansuBroker, topic: str, n: int) -> float | None:
         for records in consumer.poll(timeout_ms=500).values():
             if first is None:
                 first = time.perf_counter()
-            for record in records:
-                json.loads(record.value)
+            if decode:
+                for record in records:
+                    json.loads(record.value)
             seen += len(records)
     seconds = time.perf_counter() - (first or time.perf_counter())
     consumer.close()
@@ -291,12 +295,14 @@ class Bench:
             produce(broker, topic, self.events, features, partitions)
             produced_s = time.perf_counter() - started
             bare = bare_consumer(broker, topic, self.events)
+            poll_only = bare_consumer(broker, topic, self.events, decode=False)
             confluent = bare_confluent(broker, topic, self.events) if self.client == "confluent" else None
             run = daemon_run(broker, self.work, {"predictions": topic}, self.events, features, label, self.client)
         finally:
             broker.stop()
         head = (f"  {what:<28} produced in {produced_s:5.1f}s  bare kafka-python "
                 + (f"{bare:9,.0f}/s" if bare else "timed out")
+                + (f"  kafka-python poll only {poll_only:,.0f}/s" if poll_only else "")
                 + (f"  bare confluent-kafka {confluent:,.0f}/s" if confluent else ""))
         if run.error:
             print(f"{head}  driftd FAILED: {run.error}", flush=True)
@@ -308,6 +314,9 @@ class Bench:
         meets = run.rate >= CONFLUENT_TARGET if self.client == "confluent" else ratio >= RATIO_TARGET
         value = f"{run.rate:,.0f} = {ratio:.2f}x bare {bare:,.0f}" if bare else f"{run.rate:,.0f} (no bare figure)"
         self.rows.append(Row(f"events/s, {what}", value, self.rate_target(), yes(meets)))
+        if poll_only and bare:
+            self.rows.append(Row("  kafka-python poll alone, no decoding (ceiling)",
+                                 f"{poll_only:,.0f} = {poll_only / bare:.2f}x bare", "-"))
         self.rows.append(Row(f"  peak RSS, {what}", f"{run.rss_mb:.0f} MB", "-"))
 
     def rate_target(self) -> str:
