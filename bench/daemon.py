@@ -212,6 +212,9 @@ def stop_for_peak_rss(daemon: DaemonProcess) -> float:
             break
         time.sleep(0.1)
     daemon.proc.returncode = os.waitstatus_to_exitcode(status_code)  # reaped here, not by Popen
+    if children_kb:
+        print(f"    (daemon {max(usage.ru_maxrss, hwm_kb) / 1024:.0f} MB + decoding child {children_kb / 1024:.0f} MB)",
+              flush=True)
     return (max(usage.ru_maxrss, hwm_kb) + children_kb) / 1024
 
 
