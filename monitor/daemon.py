@@ -12,7 +12,7 @@ import queue
 import signal
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -126,9 +126,8 @@ class Daemon:
         self.checkpointer: Checkpointer | None = None
         self.pending = Pending()
         self.decoders: dict[str, Decoder] = {}
-        self.decoding: Decoding | None = None
-        self.inflight: deque[PartitionBatch] = deque()
-        """Polled batches handed to :attr:`decoding` and not fed yet, oldest first."""
+        self.decoding: Decoding[PartitionBatch] | None = None
+        """Polled batches being decoded, not fed yet, oldest first."""
         self.topic_kinds: dict[str, str] = {}
         self.last_loop = time.monotonic()
         self.last_checkpoint = time.monotonic()
@@ -150,7 +149,7 @@ class Daemon:
         self._restore_count_windows()
         self._restore_metrics()
         self._build_decoders()
-        self.decoding = Decoding(self.decoders, process=self.kafka.decode_workers > 0)
+        self.decoding = Decoding[PartitionBatch](self.decoders, process=self.kafka.decode_workers > 0)
         self.metrics.preset(topics=self.topic_kinds, models=[m.name for m in self.config.models],
                             webhooks=self.config.webhooks)
         self._start_dispatcher()
@@ -208,10 +207,10 @@ class Daemon:
 
     def run(self) -> int:
         """The main loop until :meth:`stop`; returns the process exit code."""
-        assert self.source is not None
+        assert self.source is not None and self.decoding is not None
         while not self.stopping.is_set():
             # while earlier batches are being decoded, only pick up what has already arrived
-            batches = self.source.poll(min(self.timing.poll_ms, 5) if self.inflight else self.timing.poll_ms)
+            batches = self.source.poll(min(self.timing.poll_ms, 5) if len(self.decoding) else self.timing.poll_ms)
             started = time.perf_counter()
             self._submit(batches)
             self._feed_decoded(keep=len(batches))  # the batches just polled decode while these are windowed
@@ -249,15 +248,13 @@ class Daemon:
     def _submit(self, batches: list[PartitionBatch]) -> None:
         assert self.decoding is not None
         for batch in batches:
-            self.decoding.submit(self.topic_kinds[batch.topic], batch.values)
-            self.inflight.append(batch)
+            self.decoding.submit(self.topic_kinds[batch.topic], batch.values, batch)
 
     def _feed_decoded(self, keep: int = 0) -> None:
         """Feed the decoded batches in poll order, all but the newest ``keep``."""
         assert self.decoding is not None
-        while len(self.inflight) > keep:
-            decoded = self.decoding.next()
-            self._process(self.inflight.popleft(), decoded)
+        while len(self.decoding) > keep:
+            self._process(*self.decoding.next())
 
     def _process(self, batch: PartitionBatch, decoded: Decoded) -> None:
         assert self.pipeline is not None
@@ -430,7 +427,6 @@ class Daemon:
         assert self.source is not None and self.store is not None
         if self.decoding is not None:  # batches polled since the checkpoint are read again after the seek
             self.decoding.discard()
-        self.inflight.clear()
         profiles = profile_source.resolve(self.config, self.store, self.clock(),
                                           build=profile_source.build_in_child)
         self.pipeline = Pipeline(self.config, profiles, on_profile=self._store_live_profile)

@@ -16,9 +16,10 @@ Examples
 --------
 >>> from monitor.decode import Decoder
 >>> decoding = Decoding({"predictions": Decoder("predictions", {}, {"m": ("x",)})}, process=False)
->>> decoding.submit("predictions", [b'{"model": "m", "timestamp": 1, "prediction": 1, "features": {"x": 2}}'])
->>> decoding.next().records.features["x"]
-[2.0]
+>>> decoding.submit("predictions", [b'{"model": "m", "timestamp": 1, "prediction": 1, "features": {"x": 2}}'], "b1")
+>>> tag, decoded = decoding.next()
+>>> tag, decoded.records.features["x"]
+('b1', [2.0])
 """
 
 from __future__ import annotations
@@ -32,26 +33,32 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Mapping, Sequence
+from typing import Any, Generic, Mapping, Sequence, TypeVar
 
 from monitor.decode import Decoded, Decoder
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RESULT_TIMEOUT_S = 120.0
 """A child that answers nothing for this long is taken for hung: it is killed and decoding moves in-process."""
 
 
 @dataclass
-class _Request:
+class _Request(Generic[T]):
     seq: int
     kind: str
     values: Sequence[bytes | None]
     decoders: Mapping[str, Decoder]
+    tag: T
 
 
-class Decoding:
+class Decoding(Generic[T]):
     """Batches in, decoded batches out, in the same order; decoded in a child process or in this one.
+
+    Each batch carries a caller's tag (the daemon's polled batch), returned with its result: the
+    batches waiting here are the caller's batches in flight, kept in one place.
 
     Parameters
     ----------
@@ -65,7 +72,7 @@ class Decoding:
                  result_timeout_s: float = RESULT_TIMEOUT_S) -> None:
         self.decoders = dict(decoders)
         self.result_timeout_s = result_timeout_s
-        self._waiting: deque[_Request] = deque()
+        self._waiting: deque[_Request[T]] = deque()
         self._seq = 0
         self._child: Any = None
         self._conn: Connection | None = None
@@ -88,22 +95,22 @@ class Decoding:
         if self._conn is not None:
             self._send(("config", self.decoders))
 
-    def submit(self, kind: str, values: Sequence[bytes | None]) -> None:
-        """Queue one batch of raw messages of a topic kind; :meth:`next` returns it decoded, in order."""
+    def submit(self, kind: str, values: Sequence[bytes | None], tag: T) -> None:
+        """Queue one batch of raw messages of a topic kind; :meth:`next` returns it decoded, in order, with ``tag``."""
         self._seq += 1
-        request = _Request(self._seq, kind, values, self.decoders)
+        request = _Request(self._seq, kind, values, self.decoders, tag)
         self._waiting.append(request)
         if self._conn is not None:
             self._send(("decode", request.seq, kind, list(values)))
 
-    def next(self) -> Decoded:
-        """The oldest submitted batch, decoded (blocks until the child has it)."""
+    def next(self) -> tuple[T, Decoded]:
+        """The oldest submitted batch's tag and the batch decoded (blocks until the child has it)."""
         request = self._waiting[0]
         decoded = self._receive(request.seq) if self._conn is not None else None
         if decoded is None:
             decoded = request.decoders[request.kind].decode(request.values)
         self._waiting.popleft()
-        return decoded
+        return request.tag, decoded
 
     def discard(self) -> None:
         """Forget every submitted batch (the caller will read them again from the broker)."""
@@ -138,7 +145,6 @@ class Decoding:
         child.start()
         theirs.close()
         self._conn, self._child = ours, child
-        self._outbox = queue.SimpleQueue()
         threading.Thread(target=_write, args=(ours, self._outbox), name="driftd-decode-writer", daemon=True).start()
         self._send(("config", self.decoders))
         log.info("decoding in a child process pid=%s", child.pid)
