@@ -31,6 +31,7 @@ from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartitio
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, OffsetOutOfRangeError
 
+from monitor import kafka_records
 from monitor.config.model import KafkaConfig
 from monitor.errors import DriftdError
 
@@ -212,6 +213,7 @@ class KafkaSource:
             self._consumer = KafkaConsumer(**{**consumer_settings(config, client_id), **overrides})
         except KafkaError as exc:
             raise KafkaSourceError(f"cannot connect to Kafka at {config.bootstrap_servers}: {exc}") from exc
+        kafka_records.install(self._consumer)  # v2 batches parsed in one loop (monitor/kafka_records.py)
         self._consumer.subscribe(topics=list(topics), listener=_Listener(self))
 
     def __repr__(self) -> str:

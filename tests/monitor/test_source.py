@@ -15,6 +15,7 @@ from kafka.errors import OffsetOutOfRangeError
 
 from monitor.config.masking import Secret
 from monitor.config.model import KafkaConfig, TopicsConfig
+from monitor.kafka_records import FastPartitionRecords
 from monitor.source import (
     BEYOND_END,
     IN_RANGE,
@@ -104,6 +105,7 @@ def test_poll_returns_raw_bytes_in_offset_order(kafka_broker: TansuBroker, topic
     recorder = Recorder()
 
     with open_source(kafka_config(kafka_broker, topic, max_poll_records=7), recorder) as source:
+        assert source._consumer._fetcher.PartitionRecords is FastPartitionRecords  # the fast reader is on
         batches = poll_until(source, lambda got: count(got) >= len(values))
         assert source.assignment() == [(topic, 0)]
 
