@@ -55,10 +55,14 @@ def test_results_come_back_in_order_and_equal_to_in_process(decoding: Decoding) 
 
 
 def test_a_dead_child_loses_nothing(decoding: Decoding) -> None:
-    for k in range(4):
-        decoding.submit("predictions", batch(k * 10, 10), k)
+    decoding.submit("predictions", batch(0, 10), 0)
     _, first = decoding.next()
-    os.kill(decoding._child.pid, signal.SIGKILL)  # the three batches it still held are decoded here
+    # Stopped first, so the child cannot answer the next three batches before it dies (unstopped, it
+    # sometimes answered all of them before the SIGKILL landed, and nothing was left to recover).
+    os.kill(decoding._child.pid, signal.SIGSTOP)
+    for k in range(1, 4):
+        decoding.submit("predictions", batch(k * 10, 10), k)
+    os.kill(decoding._child.pid, signal.SIGKILL)  # the three batches it held are decoded here
     decoding._child.join(10)
     ids = [decoding.next()[1].records.prediction_id for _ in range(3)]
     assert first.records.prediction_id == [f"p{i}" for i in range(10)]
