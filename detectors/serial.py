@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -22,8 +22,11 @@ class SerialError(ValueError):
     """The bytes are not a driftd container, or one of its arrays is damaged (the message names it)."""
 
 
-def pack(kind: str, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
+def pack(kind: str, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray | Sequence[np.ndarray]]) -> bytes:
     """Encode ``header`` (JSON-able) and named numeric arrays into one byte string.
+
+    An array may also be given as a non-empty list of 1-D chunks of one dtype: it is written as their
+    concatenation (the same bytes), without making that concatenation first.
 
     Parameters
     ----------
@@ -32,7 +35,7 @@ def pack(kind: str, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
     header
         JSON-serialisable metadata.
     arrays
-        Named numeric arrays (float64, int64, uint64 or bool).
+        Named numeric arrays (float64, int64, uint64 or bool), or lists of 1-D chunks of one.
 
     Examples
     --------
@@ -40,28 +43,42 @@ def pack(kind: str, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
     >>> kind, header, arrays = unpack(blob, "demo")
     >>> header["a"], arrays["x"].tolist()
     (1, [0, 1, 2])
+    >>> pack("demo", {}, {"x": [np.arange(2.0), np.arange(2.0, 5.0)]}) == pack("demo", {}, {"x": np.arange(5.0)})
+    True
     """
     specs = []
     chunks: list[memoryview] = []
     offset = 0
     for name, arr in arrays.items():
-        data = np.ascontiguousarray(arr)
-        dtype = data.dtype.newbyteorder("<") if data.dtype.byteorder == ">" else data.dtype
-        data = data.astype(dtype, copy=False)
+        parts = [np.ascontiguousarray(a) for a in arr] if isinstance(arr, (list, tuple)) else [np.ascontiguousarray(arr)]
+        if not parts:
+            raise SerialError(f"array {name!r}: an empty list of chunks has no dtype")
+        dtype = parts[0].dtype.newbyteorder("<") if parts[0].dtype.byteorder == ">" else parts[0].dtype
         if dtype.str not in _ALLOWED_DTYPES:
             raise SerialError(f"array {name!r}: unsupported dtype {dtype.str}")
-        raw = data.data.cast("B") if data.size else memoryview(b"")  # no copy until the final join
-        specs.append({"name": name, "dtype": dtype.str, "shape": list(data.shape), "offset": offset,
-                      "nbytes": raw.nbytes})
-        chunks.append(raw)
-        offset += raw.nbytes
+        if len(parts) > 1 and any(p.ndim != 1 or p.dtype.newbyteorder("<") != dtype.newbyteorder("<") for p in parts):
+            raise SerialError(f"array {name!r}: chunks must be 1-D arrays of one dtype")
+        shape = list(parts[0].shape) if len(parts) == 1 else [sum(int(p.size) for p in parts)]
+        nbytes = 0
+        for data in parts:
+            data = data.astype(dtype, copy=False)
+            if data.size:  # no copy until the final join
+                raw = data.data.cast("B")
+                chunks.append(raw)
+                nbytes += raw.nbytes
+        specs.append({"name": name, "dtype": dtype.str, "shape": shape, "offset": offset, "nbytes": nbytes})
+        offset += nbytes
     head = json.dumps({"kind": kind, "header": header, "arrays": specs}, sort_keys=True, separators=(",", ":"),
                       allow_nan=False).encode()
     return b"".join([MAGIC, bytes([FORMAT_VERSION]), struct.pack(">I", len(head)), head, *chunks])
 
 
-def unpack(blob: bytes, kind: str) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
-    """Decode what :func:`pack` wrote; raises SerialError naming what is wrong."""
+def unpack(blob: bytes, kind: str, *, copy: bool = True) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+    """Decode what :func:`pack` wrote; raises SerialError naming what is wrong.
+
+    With ``copy=False`` the arrays are read-only views of ``blob`` (which they keep alive) instead of
+    copies of it: half the memory while both would be held.
+    """
     if not blob.startswith(MAGIC):
         raise SerialError("not a driftd container (bad magic bytes)")
     version = blob[len(MAGIC)]
@@ -87,7 +104,8 @@ def unpack(blob: bytes, kind: str) -> tuple[str, dict[str, Any], dict[str, np.nd
             raise SerialError(f"array {name!r}: truncated ({len(body)} bytes of body, needs {end})")
         arr = np.frombuffer(body[spec["offset"]:end], dtype=np.dtype(spec["dtype"]))
         try:
-            arrays[name] = arr.reshape(spec["shape"]).copy()
+            arr = arr.reshape(spec["shape"])
+            arrays[name] = arr.copy() if copy else arr
         except ValueError as exc:
             raise SerialError(f"array {name!r}: {exc}") from exc
     return head["kind"], head["header"], arrays

@@ -10,7 +10,7 @@ sampling), which is again a uniform sample of the union.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,6 +22,10 @@ _U64 = np.uint64
 
 _SLACK = 1.25
 """A reservoir is cut back to its capacity once it holds this many times it (memory vs consolidation work)."""
+
+
+_SMALL_CHUNK = 256
+"""Reservoir chunks of fewer entries than this on average are consolidated when a checkpoint writes them."""
 
 
 def priority_keys(seed: int, first: int, n: int) -> np.ndarray:
@@ -211,6 +215,60 @@ class WindowSummary:
         return WindowSummary(self.layout, self.counts + other.counts, samples, keys, unseen, self.n + other.n,
                              capacity, self.max_unseen, self.seed)
 
+    @classmethod
+    def merge_all(cls, parts: Iterable["WindowSummary"]) -> "WindowSummary | None":
+        """``parts[0].merge(parts[1]).merge(parts[2])...`` (None for no parts), with the same result, holding
+        only the merge so far and the next part: ``parts`` may be a generator reading them one at a time,
+        and the merge so far takes in each next part one column at a time instead of being copied whole.
+        No part changes (a single part is returned as it is).
+
+        Examples
+        --------
+        >>> from detectors.layout import Column, Layout
+        >>> layout = Layout((Column("x", "numeric", np.array([0.0])),))
+        >>> parts = [WindowSummary.zero(layout, capacity=2, seed=s) for s in range(3)]
+        >>> for i, part in enumerate(parts):
+        ...     part.update({"x": np.array([i, i + 0.5])})
+        >>> merged = WindowSummary.merge_all(iter(parts))
+        >>> merged.n, merged.samples[0].tolist() == parts[0].merge(parts[1]).merge(parts[2]).samples[0].tolist()
+        (6, True)
+        """
+        merged: WindowSummary | None = None
+        owned = False
+        for part in parts:
+            if merged is None:
+                merged = part
+            elif not owned:
+                merged, owned = merged.merge(part), True
+            else:
+                merged._absorb(part)
+            del part  # not held while the next one is read
+        return merged
+
+    def _absorb(self, other: "WindowSummary") -> None:
+        """Become ``self.merge(other)`` in place (only for a summary nobody else holds: a merge's result)."""
+        if other.layout != self.layout:
+            raise ValueError("cannot merge summaries of different layouts (different reference profiles)")
+        capacity = min(self.capacity, other.capacity)
+        theirs = (other.samples, other.keys)
+        for j in range(len(self.layout.numeric)):
+            self._consolidate(j)
+            v, k = _keep_smallest(np.concatenate([self._values[j][0], theirs[0][j]]),
+                                  np.concatenate([self._keys[j][0], theirs[1][j]]), capacity)
+            self._values[j], self._keys[j] = [v], [k]
+            self._held[j] = int(v.size)
+            self._limit[j] = None
+        for table, theirs_table in zip(self.unseen, other.unseen):
+            for name, count in theirs_table.items():
+                if name in table or len(table) < self.max_unseen:
+                    table[name] = table.get(name, 0) + count
+        self.counts = self.counts + other.counts
+        self.n += other.n
+        self.capacity = capacity
+        self._fresh = [[] for _ in self._fresh]
+        self._appended = 0
+        self._based = False
+
     def missing_ratio(self) -> FloatArray:
         """Share of missing values per column (NaN for an empty window)."""
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -227,10 +285,17 @@ class WindowSummary:
         self._fresh = [[] for _ in self._fresh]
         self._appended = 0
         self._based = True
-        return self._pack("summary", self.samples, self.keys)
+        # A reservoir not yet full is written from its chunks, as the one array consolidating them would be:
+        # consolidating every partial summary at each checkpoint would double its memory until the next trim.
+        # Many small chunks (small batches) are consolidated all the same: their overhead would outweigh them.
+        for j in range(len(self._values)):
+            if self._held[j] >= self.capacity or len(self._values[j]) * _SMALL_CHUNK > self._held[j]:
+                self._consolidate(j)
+        return self._pack("summary", self._values, self._keys)
 
-    def _pack(self, kind: str, samples: list[FloatArray], keys: list[np.ndarray]) -> bytes:
-        arrays: dict[str, np.ndarray] = {"counts": self.counts}
+    def _pack(self, kind: str, samples: Sequence[FloatArray | list[FloatArray]],
+              keys: Sequence[np.ndarray | list[np.ndarray]]) -> bytes:
+        arrays: dict[str, np.ndarray | Sequence[np.ndarray]] = {"counts": self.counts}
         for j, (sample, key) in enumerate(zip(samples, keys)):
             arrays[f"sample/{j}"] = sample
             arrays[f"keys/{j}"] = key
@@ -252,10 +317,8 @@ class WindowSummary:
         fresh = sum(v.size for chunks in self._fresh for v, _ in chunks)
         if not self._based or self._appended + fresh > self.capacity * max(1, len(self._fresh)):
             return True, self.to_bytes()
-        samples = [np.concatenate([v for v, _ in chunks]) if chunks else np.empty(0, dtype=np.float64)
-                   for chunks in self._fresh]
-        keys = [np.concatenate([k for _, k in chunks]) if chunks else np.empty(0, dtype=np.uint64)
-                for chunks in self._fresh]
+        samples = [[v for v, _ in chunks] if chunks else np.empty(0, dtype=np.float64) for chunks in self._fresh]
+        keys = [[k for _, k in chunks] if chunks else np.empty(0, dtype=np.uint64) for chunks in self._fresh]
         self._fresh = [[] for _ in self._fresh]
         self._appended += fresh
         return False, self._pack("summary-delta", samples, keys)
@@ -284,16 +347,18 @@ class WindowSummary:
         >>> restored.n, sorted(restored.samples[0].tolist()) == sorted(live.samples[0].tolist())
         (12, True)
         """
-        _, header, arrays = unpack(blob, "summary")
+        # Reservoir arrays are read-only views of the blobs (never written in place: chunks are only
+        # appended, concatenated or selected from), so a restored summary does not hold them twice.
+        _, header, arrays = unpack(blob, "summary", copy=False)
         if tuple(header["columns"]) != layout.names:
             raise ValueError(f"summary columns {header['columns']} do not match the profile's {list(layout.names)}")
         m = len(layout.numeric)
-        summary = cls(layout, arrays["counts"], [arrays[f"sample/{j}"] for j in range(m)],
+        summary = cls(layout, arrays["counts"].copy(), [arrays[f"sample/{j}"] for j in range(m)],
                       [arrays[f"keys/{j}"] for j in range(m)], [dict(t) for t in header["unseen"]],
                       int(header["n"]), int(header["capacity"]), int(header["max_unseen"]), int(header["seed"]))
         for delta in deltas:
-            _, header, arrays = unpack(delta, "summary-delta")
-            summary.counts = arrays["counts"]
+            _, header, arrays = unpack(delta, "summary-delta", copy=False)
+            summary.counts = arrays["counts"].copy()
             summary.unseen = [dict(t) for t in header["unseen"]]
             summary.n = int(header["n"])
             for j in range(m):

@@ -25,7 +25,7 @@ import dataclasses
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from detectors.summary import WindowSummary
 from monitor.config import Config
@@ -236,15 +236,18 @@ class Checkpointer:
         return {f"{t}:{p}" for (t, p), end in self._log_ends.items() if stored.get((t, p), 0) < end}
 
     def _merged(self, runtime: ModelRuntime, start: float, conn: Any) -> WindowSummary | None:
+        """The stored partial states of a window merged, in shard order, read and merged one shard at a time:
+        a window's parts can each hold a full reservoir, so only the merge so far and one part are in memory."""
         assert runtime.profile is not None
-        parts = [WindowSummary.from_parts(runtime.profile.layout, s.payload, s.deltas)
-                 for s in self.store.load_window_states(runtime.config.name, start=start, conn=conn)]
-        if not parts:
-            return None
-        merged = parts[0]
-        for part in parts[1:]:
-            merged = merged.merge(part)
-        return merged
+        name, layout = runtime.config.name, runtime.profile.layout
+
+        def parts() -> Iterator[WindowSummary]:
+            for shard in self.store.window_state_shards(name, start, conn=conn):
+                states = self.store.load_window_states(name, shard=shard, start=start, conn=conn)
+                while states:  # nothing here keeps a part (or its payload) once it is merged
+                    yield WindowSummary.from_parts(layout, states[0].payload, states.pop(0).deltas)
+
+        return WindowSummary.merge_all(parts())
 
     def _judge(self, closed: ClosedWindow, now: float, conn: Any, outcome: Outcome) -> WindowResult:
         model = self.pipeline.models[closed.model].config

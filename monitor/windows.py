@@ -40,10 +40,8 @@ class OpenWindow:
     @property
     def summary(self) -> WindowSummary:
         """All shards' events merged (shards in name order, so the merge is deterministic)."""
-        parts = [self.parts[shard] for shard in sorted(self.parts)]
-        merged = parts[0]
-        for part in parts[1:]:
-            merged = merged.merge(part)
+        merged = WindowSummary.merge_all(self.parts[shard] for shard in sorted(self.parts))
+        assert merged is not None, "an open window has at least one part"
         return merged
 
     @property

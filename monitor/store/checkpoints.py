@@ -202,6 +202,14 @@ class CheckpointStore(StoreCore):
         with self._reading("window_state_starts", conn) as c:
             return [float(v) for v in c.execute(stmt).scalars()]
 
+    def window_state_shards(self, model: str, start: float, *, conn: Connection | None = None) -> list[str]:
+        """The shards that have a stored partial state of window (model, start), in :meth:`load_window_states`'s
+        order (payloads not read: a caller can then load and merge them one at a time)."""
+        s = window_state.c
+        stmt = (select(s.shard).where(s.model == model, s.window_start == float(start)).order_by(s.shard))
+        with self._reading("window_state_shards", conn) as c:
+            return [str(v) for v in c.execute(stmt).scalars()]
+
     def delete_window_state(self, model: str, shard: str, start: float, *, conn: Connection | None = None) -> bool:
         """Delete the state of window (model, shard, start); True if there was one."""
         s = window_state.c

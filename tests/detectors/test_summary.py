@@ -167,3 +167,64 @@ def test_deltas_carry_only_new_entries_and_a_full_blob_comes_back_when_they_outg
     assert full[0] and not all(full[1:])
     delta_sizes = [len(blob) for is_full, blob in sizes if not is_full]
     assert max(delta_sizes) < len(sizes[0][1]) * 1.5 and True in full[1:]  # compacted again at some point
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=6), st.integers(1, 60))
+def test_a_blob_written_from_chunks_has_the_bytes_of_the_consolidated_reservoir(batches, capacity):
+    chunked = WindowSummary.zero(LAYOUT, capacity=capacity)
+    consolidated = WindowSummary.zero(LAYOUT, capacity=capacity)
+    for events in batches:
+        chunked.update(batch(events), n=len(events))
+        consolidated.update(batch(events), n=len(events))
+    consolidated.samples  # noqa: B018 - reading them consolidates every reservoir
+    assert chunked.to_bytes() == consolidated.to_bytes()
+
+
+def test_writing_a_reservoir_that_is_not_full_does_not_copy_it():
+    s = WindowSummary.zero(LAYOUT, capacity=100_000)
+    for first in range(0, 10_000, 1000):
+        s.update({"x": np.arange(first, first + 1000, dtype=float)}, n=1000)
+    chunks = list(s._values[0])
+    blob = s.to_bytes()
+    assert len(s._values[0]) == len(chunks) > 1 and all(a is b for a, b in zip(s._values[0], chunks))
+    np.testing.assert_array_equal(WindowSummary.from_bytes(LAYOUT, blob).samples[0], np.arange(10_000.0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows, rows, st.integers(1, 40))
+def test_a_restored_summary_goes_on_as_the_live_one(before, after, capacity):
+    live = WindowSummary.zero(LAYOUT, capacity=capacity)
+    live.update(batch(before), n=len(before))
+    restored = WindowSummary.from_bytes(LAYOUT, live.to_bytes())  # its reservoirs are views of the blob
+    for s in (live, restored):
+        s.update(batch(after), n=len(after))
+    assert_same(restored, live)
+    assert_same(restored.merge(live), live.merge(live))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=5), st.integers(1, 40))
+def test_merge_all_equals_merging_one_after_another_and_changes_no_part(parts_rows, capacity):
+    parts = [summary_of(r, capacity=capacity + i) for i, r in enumerate(parts_rows)]
+    before = [(p.to_bytes(), p.n) for p in parts]
+    expected = parts[0]
+    for part in parts[1:]:
+        expected = expected.merge(part)
+    merged = WindowSummary.merge_all(iter(parts))
+    assert merged is not None and merged.n == expected.n and merged.capacity == expected.capacity
+    np.testing.assert_array_equal(merged.counts, expected.counts)
+    for a, b in zip(merged.samples + merged.keys, expected.samples + expected.keys):
+        np.testing.assert_array_equal(a, b)  # the same arrays, in the same order
+    assert merged.unseen == expected.unseen
+    assert [(p.to_bytes(), p.n) for p in parts] == before
+    assert WindowSummary.merge_all([]) is None
+
+
+def test_many_small_chunks_are_consolidated_when_written():
+    s = WindowSummary.zero(LAYOUT, capacity=10_000)
+    for first in range(0, 1000, 10):
+        s.update({"x": np.arange(first, first + 10, dtype=float)}, n=10)
+    blob = s.to_bytes()
+    assert len(s._values[0]) == 1
+    np.testing.assert_array_equal(WindowSummary.from_bytes(LAYOUT, blob).samples[0], np.arange(1000.0))

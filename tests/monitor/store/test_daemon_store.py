@@ -500,3 +500,15 @@ def test_window_state_deltas_append_in_order_and_a_full_write_or_delete_drops_th
     assert store.delete_window_states("churn", 0.0) == 2
     store.save_window_state("churn", "t:0", 0.0, 60.0, b"again", 1, 6.0)
     assert store.load_window_states("churn")[0].deltas == ()     # no delta of the deleted state came back
+
+
+def test_window_state_shards_name_one_windows_shards_in_load_order(store: Store) -> None:
+    for shard in (f"{TOPIC}:2", f"{TOPIC}:0", f"{TOPIC}:10"):
+        store.save_window_state("churn", shard, 0.0, 60.0, b"s", 1, 1.0)
+    store.save_window_state("churn", f"{TOPIC}:1", 60.0, 120.0, b"next", 1, 1.0)
+    store.save_window_state("fraud", f"{TOPIC}:3", 0.0, 60.0, b"other", 1, 1.0)
+
+    shards = store.window_state_shards("churn", 0.0)
+    assert shards == [s.shard for s in store.load_window_states("churn", start=0.0)]
+    assert sorted(shards) == [f"{TOPIC}:0", f"{TOPIC}:10", f"{TOPIC}:2"]
+    assert store.window_state_shards("churn", 120.0) == []
