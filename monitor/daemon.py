@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 from prometheus_client import CollectorRegistry
 
 from detectors.summary import WindowSummary
+from monitor import malloc
 from monitor import profiles as profile_source
 from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
 from monitor.config import Config, KafkaConfig
@@ -46,6 +47,11 @@ class Timing:
 
     checkpoint_rows: int = 100_000
     """Label-join rows waiting in memory that force a checkpoint (window state does not grow with events)."""
+    closable_gap_s: float = 1.0
+    """A time window that this daemon's own partitions have passed forces a checkpoint (where windows close)
+    once this long after the previous one, instead of waiting for the next interval: a window waiting to
+    close keeps its whole summary in memory, so waiting for the interval would hold every window that
+    filled meanwhile (memory that grows with the event rate). The gap bounds how often that can happen."""
     lag_s: float = 10.0
     poll_ms: int = 200
     stalled_s: float = 120.0
@@ -59,17 +65,7 @@ def _kafka_client(client: str) -> tuple[Any, Any]:
     return KafkaSource, DeadLetters
 
 
-def _malloc_trim() -> Callable[[], None]:
-    """glibc's ``malloc_trim(0)``, or a no-op where there is none (musl, macOS)."""
-    try:
-        import ctypes
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    return lambda: None if trim(0) else None
-
-
-_release_free_memory = _malloc_trim()
+_release_free_memory = malloc.malloc_trim()
 """Hand freed heap pages back to the OS after a checkpoint: the batches' and the checkpoint's
 transient buffers are freed, but glibc would keep them in the process's RSS."""
 
@@ -133,6 +129,8 @@ class Daemon:
         self.last_checkpoint = time.monotonic()
         self.problems = _RateLimitedLog()
         self.checkpoint_requested = False
+        self.closable_asked: dict[str, float] = {}
+        """Per model, the end of the newest window that already forced a checkpoint (see Timing.closable_gap_s)."""
         self.scheduler: Any = None
         self.log_ends: dict[tuple[str, int], int] = {}
         self.dispatcher: Dispatcher | None = None
@@ -141,6 +139,7 @@ class Daemon:
 
     def start(self) -> None:
         """Open the store, build or load the references, serve HTTP, join the consumer group."""
+        malloc.fix_mmap_threshold()  # large blocks (reservoirs, blobs) freed go back to the OS (monitor.malloc)
         self.store = Store.open(self.config.storage.url)
         profiles = profile_source.resolve(self.config, self.store, self.clock(),
                                           build=profile_source.build_in_child)
@@ -285,7 +284,33 @@ class Daemon:
 
     def _checkpoint_due(self) -> bool:
         return self.checkpoint_requested or self.pending.rows >= self.timing.checkpoint_rows or bool(
-            self.pending.closed)
+            self.pending.closed) or self._closable()
+
+    def _closable(self) -> bool:
+        """Whether an open time window has been passed by this daemon's partitions and not yet asked to close.
+
+        Each such window forces one checkpoint (at most one per ``closable_gap_s``); if other daemons'
+        partitions still hold it open, it waits for the regular interval like any other.
+        """
+        if self.pipeline is None or time.monotonic() - self.last_checkpoint < self.timing.closable_gap_s:
+            return False
+        due = False
+        now = None
+        for name, runtime in self.pipeline.models.items():
+            windows = runtime.windows
+            if not isinstance(windows, TimeWindows) or not windows.open:
+                continue
+            asked = self.closable_asked.get(name, float("-inf"))
+            ends = [start + windows.size_s for start in windows.open if start + windows.size_s > asked]
+            if not ends:
+                continue
+            now = self.clock() if now is None else now
+            mark = windows.watermark(now)
+            passed = [end for end in ends if end <= mark]
+            if passed:
+                self.closable_asked[name] = max(passed)
+                due = True
+        return due
 
     def _read_log_ends(self) -> None:
         """Refresh every window partition's log end (on the loop's thread: it is a blocking broker call)."""

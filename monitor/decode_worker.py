@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Generic, Mapping, Sequence, TypeVar
 
+from monitor import malloc
 from monitor.decode import Decoded, Decoder
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ def _write(conn: Connection, outbox: "queue.SimpleQueue[tuple[Any, ...] | None]"
 def _serve(conn: Connection) -> None:
     """The child: decode requests in order until ``stop`` or until the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent decides
+    malloc.fix_mmap_threshold()  # decoded batches freed go back to the OS (monitor.malloc)
     requests: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
 
     def read() -> None:
