@@ -130,7 +130,7 @@ class Daemon:
         self.problems = _RateLimitedLog()
         self.checkpoint_requested = False
         self.closable_asked: dict[str, float] = {}
-        """Per model, the end of the newest window that already forced a checkpoint (see Timing.closable_gap_s)."""
+        """Per model, the start of the newest window that already forced a checkpoint (see Timing.closable_gap_s)."""
         self.scheduler: Any = None
         self.log_ends: dict[tuple[str, int], int] = {}
         self.dispatcher: Dispatcher | None = None
@@ -295,18 +295,13 @@ class Daemon:
         if self.pipeline is None or time.monotonic() - self.last_checkpoint < self.timing.closable_gap_s:
             return False
         due = False
-        now = None
+        now = self.clock()
         for name, runtime in self.pipeline.models.items():
             windows = runtime.windows
-            if not isinstance(windows, TimeWindows) or not windows.open:
+            if not isinstance(windows, TimeWindows):
                 continue
             asked = self.closable_asked.get(name, float("-inf"))
-            ends = [start + windows.size_s for start in windows.open if start + windows.size_s > asked]
-            if not ends:
-                continue
-            now = self.clock() if now is None else now
-            mark = windows.watermark(now)
-            passed = [end for end in ends if end <= mark]
+            passed = [start for start in windows.passed(now) if start > asked]
             if passed:
                 self.closable_asked[name] = max(passed)
                 due = True

@@ -195,11 +195,15 @@ class TimeWindows:
             return float("-inf")
         return min(active) - self.lateness_s
 
+    def passed(self, now: float) -> list[float]:
+        """Starts of the open windows that the watermark has passed (closed by :meth:`ready`)."""
+        mark = self.watermark(now)
+        return [s for s, w in self.open.items() if w.end <= mark]
+
     def ready(self, now: float) -> list[ClosedWindow]:
         """Close and return the windows that the watermark has passed, or all of them if the model is idle."""
         idle = self.idle_close_s is not None and now - self.last_event_wall >= self.idle_close_s
-        mark = self.watermark(now)
-        due = [s for s, w in self.open.items() if idle or w.end <= mark]
+        due = list(self.open) if idle else self.passed(now)
         return self._close(sorted(due), "idle" if idle else "watermark")
 
     def flush(self) -> list[ClosedWindow]:
