@@ -195,25 +195,10 @@ class WindowSummary:
 
     def merge(self, other: "WindowSummary") -> "WindowSummary":
         """A new summary of both windows' events; neither input changes."""
-        if other.layout != self.layout:
-            raise ValueError("cannot merge summaries of different layouts (different reference profiles)")
-        capacity = min(self.capacity, other.capacity)
-        samples, keys = [], []
-        ours, others = (self.samples, self.keys), (other.samples, other.keys)
-        for j in range(len(self.layout.numeric)):
-            v, k = _keep_smallest(np.concatenate([ours[0][j], others[0][j]]),
-                                  np.concatenate([ours[1][j], others[1][j]]), capacity)
-            samples.append(v)
-            keys.append(k)
-        unseen = []
-        for mine, theirs in zip(self.unseen, other.unseen):
-            table = dict(mine)
-            for name, count in theirs.items():
-                if name in table or len(table) < self.max_unseen:
-                    table[name] = table.get(name, 0) + count
-            unseen.append(table)
-        return WindowSummary(self.layout, self.counts + other.counts, samples, keys, unseen, self.n + other.n,
-                             capacity, self.max_unseen, self.seed)
+        merged = WindowSummary(self.layout, self.counts, self.samples, self.keys, [dict(t) for t in self.unseen],
+                               self.n, self.capacity, self.max_unseen, self.seed)
+        merged._absorb(other)  # replaces its arrays, never writes into them: ours stay as they are
+        return merged
 
     @classmethod
     def merge_all(cls, parts: Iterable["WindowSummary"]) -> "WindowSummary | None":
