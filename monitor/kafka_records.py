@@ -244,7 +244,8 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc, name
                     batch = records.next_batch()
                     continue
                 sizes: list[int] = []
-                for record, size in zip(read_batch(batch, tp.topic, tp.partition, self.leader_epoch, sizes), sizes):
+                parsed = read_batch(batch, tp.topic, tp.partition, self.leader_epoch, sizes)
+                for record, size in zip(parsed, sizes):
                     self.records_read += 1
                     self.bytes_read += size
                     self.next_fetch_offset = record.offset + 1
