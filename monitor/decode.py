@@ -15,11 +15,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 import msgspec
 import numpy as np
+from msgspec.structs import astuple
 
 from monitor.columns import categorical_column, numeric_column
 
@@ -147,6 +148,9 @@ class Decoder:
         self._many = msgspec.json.Decoder(list[self._struct])  # type: ignore[valid-type]
         self._attr = [attrgetter(f"f{i}") for i in range(len(self.feature_names))]
         self._convert = [_CONVERTERS.get((kinds or {}).get(name, ""), list) for name in self.feature_names]
+        numeric = [i for i, name in enumerate(self.feature_names) if (kinds or {}).get(name) == "numeric"]
+        self._numeric = numeric if len(numeric) > 1 else []
+        self._pick_numeric = itemgetter(*numeric) if self._numeric and len(numeric) < len(self.feature_names) else None
         self._empty_features = self._feature_struct() if not self._free_features else None
 
     def __reduce__(self) -> tuple[type["Decoder"], tuple[Any, ...]]:
@@ -177,7 +181,7 @@ class Decoder:
         events: list[Any] = []
         positions: list[int] = []
         rejections: list[Rejection] = []
-        if values and all(v is not None and len(v) <= self.max_message_bytes for v in values):
+        if values and None not in values and max(map(len, values)) <= self.max_message_bytes:  # type: ignore[arg-type]
             try:
                 events = self._many.decode(b"[" + b",".join(values) + b"]")  # type: ignore[arg-type]
                 positions = list(range(len(values)))
@@ -264,14 +268,35 @@ class Decoder:
             if no_features.any():
                 feats = feats.copy()
                 feats[no_features] = self._empty_features
-            listed = feats.tolist()
-            for name, getter, convert in zip(self.feature_names, self._attr, self._convert):
-                columns[name] = convert(list(map(getter, listed)))
+            columns = self._feature_columns(feats.tolist())
         index = np.asarray(positions, dtype=np.int64)
         return Records(
             index=pick(index), kind=pick(kind), model=pick(model), timestamp=pick(stamps),
             prediction_id=_texts(pick(pid)), model_version=_texts(pick(_objects(list(map(_GET["model_version"], events))))),
             features=columns, prediction=_values(pick(prediction)), label=_values(pick(label)), extra_features=extra)
+
+    def _feature_columns(self, listed: list[Any]) -> dict[str, list[Any] | np.ndarray]:
+        """Each configured feature's column, the numeric ones converted as one matrix where they can be.
+
+        One tuple per event and one numpy conversion for all numeric features costs half as much as a
+        pass per feature. numpy converts exactly as :func:`numeric_column` does (None is NaN, "2.5" is
+        2.5, true is 1.0); a value it cannot convert ("gold") sends the batch column by column.
+        """
+        columns: dict[str, list[Any] | np.ndarray] = {}
+        if self._numeric and listed:
+            rows = list(map(astuple, listed))
+            if self._pick_numeric is not None:
+                rows = list(map(self._pick_numeric, rows))
+            try:
+                matrix = np.array(rows, dtype=np.float64).T.copy()  # one contiguous row per feature
+            except (TypeError, ValueError):
+                pass
+            else:
+                columns = {self.feature_names[i]: matrix[j] for j, i in enumerate(self._numeric)}
+        for name, getter, convert in zip(self.feature_names, self._attr, self._convert):
+            if name not in columns:
+                columns[name] = convert(list(map(getter, listed)))
+        return {name: columns[name] for name in self.feature_names}
 
     def _kinds(self, n: int, prediction: np.ndarray, label: np.ndarray, features: np.ndarray) -> np.ndarray:
         kind = np.empty(n, dtype=object)
@@ -311,7 +336,11 @@ def _absent(column: np.ndarray) -> np.ndarray:
 def _long_ids(column: np.ndarray) -> np.ndarray:
     """True where a prediction id is longer than the store keeps (numbers are at most 20 digits)."""
     ids = column.tolist()
-    if max(map(len, (v for v in ids if type(v) is str)), default=0) <= MAX_ID_LENGTH:
+    try:
+        longest = max(map(len, ids), default=0)  # all text, as usual
+    except TypeError:  # numbers, absent ids
+        longest = max(map(len, (v for v in ids if type(v) is str)), default=0)
+    if longest <= MAX_ID_LENGTH:
         return np.zeros(len(ids), dtype=bool)
     return np.array([type(v) is str and len(v) > MAX_ID_LENGTH for v in ids], dtype=bool)
 

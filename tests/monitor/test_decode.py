@@ -6,7 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from monitor.columns import categorical_column, numeric_column
 from monitor.decode import LABELS, MIXED, PREDICTIONS, Decoder
 
 MODELS = {"churn": ("age", "plan")}
@@ -110,3 +113,30 @@ def test_prediction_ids_longer_than_the_store_keeps_are_rejected():
     out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(prediction_id="x" * 256), msg(prediction_id="y" * 255)])
     assert [(r.index, r.reason) for r in out.rejections] == [(0, "bad_id")]
     assert out.records.prediction_id == ["y" * 255]
+
+
+_FEATURE_VALUE = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6), st.none(),
+                           st.booleans(), st.sampled_from(["2.5", "-1", "gold", "", "1e3"]), st.just(...))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({name: _FEATURE_VALUE for name in ("a", "b", "c", "d")}), max_size=20),
+       st.sampled_from(["aaaa", "naaa", "nnna", "nnnn", "ncnc", "cnnn"]))
+def test_typed_columns_equal_converting_the_raw_ones(rows, kinds_code):
+    """Numeric features converted as one matrix (or column by column when that fails) equal numeric_column of the raw values."""
+    names = ("a", "b", "c", "d")
+    kinds = {n: {"n": "numeric", "c": "categorical"}[k] for n, k in zip(names, kinds_code) if k != "a"}
+    batch = [msg(prediction_id=str(i), features={k: v for k, v in row.items() if v is not ...})
+             for i, row in enumerate(rows)]
+    raw = Decoder(PREDICTIONS, {}, {"churn": names}).decode(batch).records
+    typed = Decoder(PREDICTIONS, {}, {"churn": names}, kinds=kinds).decode(batch).records
+    assert list(typed.features) == list(names)
+    for name in names:
+        column, expected = typed.features[name], raw.features[name]
+        if kinds.get(name) == "numeric":
+            assert column.dtype == np.float64 and column.flags.c_contiguous
+            np.testing.assert_array_equal(column, numeric_column(expected))
+        elif kinds.get(name) == "categorical":
+            assert column.tolist() == categorical_column(expected).tolist()
+        else:
+            assert column == expected
