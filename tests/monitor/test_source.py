@@ -1,17 +1,19 @@
-"""KafkaSource and DeadLetters against a real broker (Tansu, from tests/fixtures/kafka.py)."""
+"""KafkaSource and ConfluentSource, and their dead-letter producers, against a real broker (Tansu).
+
+Every scenario here runs once per Kafka client (``kafka.client``: kafka-python, confluent) with the
+same assertions: both give the daemon the same guarantees. What differs is only how a test reaches
+inside a client (tests/fixtures/sources.py ``CLIENTS``). What only one client needs proving is at
+the end of this file (kafka-python) and in tests/monitor/test_source_confluent.py (librdkafka).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from kafka import TopicPartition
-from kafka.errors import OffsetOutOfRangeError
 
 from monitor.config.masking import Secret
 from monitor.config.model import KafkaConfig, TopicsConfig
@@ -20,8 +22,6 @@ from monitor.source import (
     BEYOND_END,
     IN_RANGE,
     RETENTION_GAP,
-    DeadLetters,
-    KafkaSource,
     KafkaSourceError,
     PartitionBatch,
     Resume,
@@ -30,82 +30,39 @@ from monitor.source import (
     resume_position,
 )
 from tests.fixtures.kafka import TansuBroker, free_port
-
-Partition = tuple[str, int]
-SESSION_TIMEOUT_MS = 3000  # Tansu answers JoinGroup after about half of it
-
-
-def kafka_config(broker: TansuBroker, topic: str, **changes: Any) -> KafkaConfig:
-    """A config for one topic; the group is named after the topic, so each test has its own."""
-    settings: dict[str, Any] = {"group_id": f"g-{topic}", "session_timeout_ms": SESSION_TIMEOUT_MS, **changes}
-    return KafkaConfig(bootstrap_servers=broker.bootstrap, topics=TopicsConfig(predictions=topic), **settings)
-
-
-class Recorder:
-    """Rebalance callbacks that record their calls and answer stored offsets from a dict."""
-
-    def __init__(self, stored: Mapping[Partition, int | None] | None = None) -> None:
-        self.stored: dict[Partition, int | None] = dict(stored or {})
-        self.assigned: list[list[Partition]] = []
-        self.revoked: list[list[Partition]] = []
-        self.lock = threading.Lock()
-
-    def on_assign(self, partitions: list[Partition]) -> dict[Partition, int | None]:
-        with self.lock:
-            self.assigned.append(list(partitions))
-            return {key: self.stored.get(key) for key in partitions}
-
-    def on_revoke(self, partitions: list[Partition]) -> None:
-        with self.lock:
-            self.revoked.append(list(partitions))
+from tests.fixtures.sources import (
+    CLIENTS,
+    Client,
+    Partition,
+    Recorder,
+    count,
+    kafka_config,
+    offsets_of,
+    open_source,
+    poll_until,
+    wait_for,
+)
 
 
-@contextmanager
-def open_source(config: KafkaConfig, recorder: Recorder, **overrides: Any) -> Iterator[KafkaSource]:
-    source = KafkaSource(config, [config.topics.predictions], on_assign=recorder.on_assign,
-                         on_revoke=recorder.on_revoke, **overrides)
-    try:
-        yield source
-    finally:
-        source.close()
-
-
-def poll_until(source: KafkaSource, done: Callable[[list[PartitionBatch]], bool],
-               timeout_s: float = 15.0) -> list[PartitionBatch]:
-    """Poll until ``done(all batches so far)``; fail with what arrived if it takes longer than ``timeout_s``."""
-    batches: list[PartitionBatch] = []
-    deadline = time.monotonic() + timeout_s
-    while not done(batches):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout_s} s: assignment={source.assignment()} got={offsets_of(batches)}")
-        batches.extend(source.poll(100))
-    return batches
-
-
-def offsets_of(batches: list[PartitionBatch]) -> dict[int, list[int]]:
-    """Partition -> offsets, in arrival order."""
-    seen: dict[int, list[int]] = {}
-    for batch in batches:
-        seen.setdefault(batch.partition, []).extend(batch.offsets)
-    return seen
-
-
-def count(batches: list[PartitionBatch]) -> int:
-    return sum(len(batch.offsets) for batch in batches)
+@pytest.fixture(params=list(CLIENTS))
+def client(request: pytest.FixtureRequest) -> Client:
+    """Each Kafka client in turn."""
+    return CLIENTS[request.param]
 
 
 # --- consuming -------------------------------------------------------------------------------------
 
 
-def test_poll_returns_raw_bytes_in_offset_order(kafka_broker: TansuBroker, topic_name: str) -> None:
+def test_poll_returns_raw_bytes_in_offset_order(kafka_broker: TansuBroker, topic_name: str, client: Client) -> None:
     topic = kafka_broker.create_topic(topic_name)
     values: list[bytes | None] = [b'{"model": "churn", "timestamp": 1, "prediction": 0.5}', b"not json {",
                                   b"\xff\xfe\x00binary", None, b"", b'{"model": "churn"}'] * 5
     kafka_broker.produce(topic, values)
     recorder = Recorder()
 
-    with open_source(kafka_config(kafka_broker, topic, max_poll_records=7), recorder) as source:
-        assert source._consumer._fetcher.PartitionRecords is FastPartitionRecords  # the fast reader is on
+    with open_source(kafka_config(kafka_broker, topic, client.name, max_poll_records=7), recorder) as source:
+        if client.name == "kafka-python":
+            assert source._consumer._fetcher.PartitionRecords is FastPartitionRecords  # the fast reader is on
         batches = poll_until(source, lambda got: count(got) >= len(values))
         assert source.assignment() == [(topic, 0)]
 
@@ -118,32 +75,35 @@ def test_poll_returns_raw_bytes_in_offset_order(kafka_broker: TansuBroker, topic
     assert batches[-1].next_offset == len(values)
     assert recorder.assigned == [[(topic, 0)]]
     assert recorder.revoked == [[(topic, 0)]]  # close() gives the partition back through on_revoke
+    assert source.assignment() == []  # and a closed source owns nothing (readiness asks from another thread)
 
 
-def test_on_assign_offsets_are_where_consumption_starts(kafka_broker: TansuBroker, topic_name: str) -> None:
+def test_on_assign_offsets_are_where_consumption_starts(kafka_broker: TansuBroker, topic_name: str,
+                                                        client: Client) -> None:
     """A stored offset wins; a partition without one starts from start_from=earliest."""
     topic = kafka_broker.create_topic(topic_name, partitions=2)
     for partition in (0, 1):
         kafka_broker.produce(topic, [f"{partition}-{i}".encode() for i in range(10)], partition=partition)
     recorder = Recorder({(topic, 0): 4, (topic, 1): None})
 
-    with open_source(kafka_config(kafka_broker, topic, start_from="earliest"), recorder) as source:
+    with open_source(kafka_config(kafka_broker, topic, client.name, start_from="earliest"), recorder) as source:
         batches = poll_until(source, lambda got: count(got) >= 16)
 
     assert offsets_of(batches) == {0: list(range(4, 10)), 1: list(range(10))}
     assert recorder.assigned == [[(topic, 0), (topic, 1)]]
 
 
-def test_start_from_latest_reads_only_new_messages(kafka_broker: TansuBroker, topic_name: str) -> None:
+def test_start_from_latest_reads_only_new_messages(kafka_broker: TansuBroker, topic_name: str,
+                                                   client: Client) -> None:
     topic = kafka_broker.create_topic(topic_name, partitions=2)
     for partition in (0, 1):
         for i in range(3):  # one record per batch: Tansu's end offset is only exact then
             kafka_broker.produce(topic, [f"old-{i}".encode()], partition=partition)
     recorder = Recorder({(topic, 0): 1})  # a stored offset still wins over start_from
 
-    with open_source(kafka_config(kafka_broker, topic, start_from="latest"), recorder) as source:
+    with open_source(kafka_config(kafka_broker, topic, client.name, start_from="latest"), recorder) as source:
         batches = poll_until(source, lambda _: len(source.assignment()) == 2)
-        assert source.lag()[(topic, 1)] == 0  # lag() waits for the position: the end, not the beginning
+        assert source.lag()[(topic, 1)] == 0  # a partition starting at latest is at the end, not the beginning
         for partition in (0, 1):
             kafka_broker.produce(topic, [b"new-0", b"new-1"], partition=partition)
         batches += poll_until(source, lambda got: count(got) >= 6 - count(batches))
@@ -152,8 +112,13 @@ def test_start_from_latest_reads_only_new_messages(kafka_broker: TansuBroker, to
     assert [value for batch in batches if batch.partition == 1 for value in batch.values] == [b"new-0", b"new-1"]
 
 
-def test_two_sources_in_one_group_split_the_partitions(kafka_broker: TansuBroker, topic_name: str) -> None:
-    """The second member takes half the partitions; the handoff via on_revoke/on_assign loses and repeats nothing."""
+def test_two_sources_in_one_group_split_the_partitions(kafka_broker: TansuBroker, topic_name: str,
+                                                        client: Client) -> None:
+    """The second member takes half the partitions; the handoff via on_revoke/on_assign loses and repeats nothing.
+
+    The first member keeps polling big batches while the rebalance happens, so a revocation lands in
+    the middle of the client's polls: nothing fetched before it may come out afterwards.
+    """
     topic = kafka_broker.create_topic(topic_name, partitions=4)
     everything = [(topic, partition) for partition in range(4)]
     for partition in range(4):
@@ -167,6 +132,7 @@ def test_two_sources_in_one_group_split_the_partitions(kafka_broker: TansuBroker
             self.positions: dict[Partition, int] = {}
             self.seen: list[tuple[int, int]] = []
             self.stop = threading.Event()
+            self.error: BaseException | None = None
 
         def on_assign(self, partitions: list[Partition]) -> dict[Partition, int | None]:
             super().on_assign(partitions)
@@ -180,43 +146,43 @@ def test_two_sources_in_one_group_split_the_partitions(kafka_broker: TansuBroker
                     if key in self.positions:
                         store[key] = self.positions.pop(key)
 
-        def run(self, source: KafkaSource) -> None:
-            while not self.stop.is_set():
-                for batch in source.poll(100):
-                    with self.lock:
-                        self.seen.extend((batch.partition, offset) for offset in batch.offsets)
-                        self.positions[(batch.topic, batch.partition)] = batch.next_offset
-
-    def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}")
-            time.sleep(0.05)
+        def run(self, source: Any) -> None:
+            try:
+                while not self.stop.is_set():
+                    for batch in source.poll(100):
+                        with self.lock:
+                            assert (batch.topic, batch.partition) in source.assignment()
+                            self.seen.extend((batch.partition, offset) for offset in batch.offsets)
+                            self.positions[(batch.topic, batch.partition)] = batch.next_offset
+            except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+                self.error = exc
 
     a, b = Member(), Member()
-    config = kafka_config(kafka_broker, topic)
-    with open_source(config, a) as source_a, open_source(config, b, client_id="driftd-b") as source_b:
+    config = kafka_config(kafka_broker, topic, client.name)
+    with open_source(config, a) as source_a:
         thread_a = threading.Thread(target=a.run, args=(source_a,))
         thread_a.start()
         try:
             wait_for(lambda: len(a.seen) == 40, "the first member to read everything")
-            thread_b = threading.Thread(target=b.run, args=(source_b,))
-            thread_b.start()
-            try:
-                wait_for(lambda: bool(b.assigned) and len(a.assigned) == 2, "the rebalance")
-                owned_a, owned_b = source_a.assignment(), source_b.assignment()
-                for partition in range(4):
-                    kafka_broker.produce(topic, [f"{partition}-new-{i}".encode() for i in range(5)],
-                                         partition=partition)
-                wait_for(lambda: len(a.seen) + len(b.seen) == 60, "the new messages")
-            finally:
-                b.stop.set()
-                thread_b.join()
+            # librdkafka joins the group when it subscribes (kafka-python: at its first poll), so b starts here
+            with open_source(config, b, client_id="driftd-b") as source_b:
+                thread_b = threading.Thread(target=b.run, args=(source_b,))
+                thread_b.start()
+                try:
+                    wait_for(lambda: bool(b.assigned) and len(a.assigned) == 2, "the rebalance")
+                    owned_a, owned_b = source_a.assignment(), source_b.assignment()
+                    for partition in range(4):
+                        kafka_broker.produce(topic, [f"{partition}-new-{i}".encode() for i in range(5)],
+                                             partition=partition)
+                    wait_for(lambda: len(a.seen) + len(b.seen) == 60, "the new messages")
+                finally:
+                    b.stop.set()
+                    thread_b.join()
         finally:
             a.stop.set()
             thread_a.join()
 
+    assert (a.error, b.error) == (None, None)
     assert owned_a and owned_b
     assert sorted(owned_a + owned_b) == everything
     assert not set(owned_a) & set(owned_b)
@@ -229,11 +195,94 @@ def test_two_sources_in_one_group_split_the_partitions(kafka_broker: TansuBroker
     assert {offset for partition, offset in b.seen} == set(range(10, 15))  # b resumed at a's checkpoint
 
 
-def test_lag_is_produced_minus_consumed_and_commit_reaches_kafka(kafka_broker: TansuBroker,
-                                                                 topic_name: str) -> None:
+def test_a_rebalance_inside_a_poll_returns_nothing_of_the_old_assignment(kafka_broker: TansuBroker,
+                                                                         topic_name: str, client: Client) -> None:
+    """A member joins while the first one's prefetch queue is full: both read every offset once, without gaps."""
+    topic = kafka_broker.create_topic(topic_name, partitions=2)
+    for partition in (0, 1):
+        kafka_broker.produce(topic, [f"{partition}-{i:05d}".encode() * 10 for i in range(10_000)],
+                             partition=partition)
+    store: dict[Partition, int | None] = {}
+    lock = threading.Lock()
+
+    class Member:
+        def __init__(self) -> None:
+            self.next: dict[Partition, int] = {}
+            self.seen: list[tuple[int, int]] = []
+            self.assignments = 0
+            self.problems: list[str] = []
+
+        def on_assign(self, partitions: list[Partition]) -> dict[Partition, int | None]:
+            with lock:
+                self.assignments += 1
+                self.next = {key: store.get(key) or 0 for key in partitions}
+                return {key: store.get(key) for key in partitions}
+
+        def on_revoke(self, partitions: list[Partition]) -> None:
+            with lock:
+                store.update((key, self.next.pop(key)) for key in partitions if key in self.next)
+
+        def take(self, source: Any, batches: list[PartitionBatch]) -> None:
+            for batch in batches:
+                key = (batch.topic, batch.partition)
+                if key not in source.assignment() or batch.offsets[0] != self.next.get(key):
+                    self.problems.append(f"{key} from {batch.offsets[0]}, expected {self.next.get(key)}")
+                self.next[key] = batch.next_offset
+                self.seen.extend((batch.partition, offset) for offset in batch.offsets)
+
+    a, b = Member(), Member()
+    config = kafka_config(kafka_broker, topic, client.name, max_poll_records=100)  # a alone would take ~5 s, b joins after ~3 s
+    with open_source(config, a) as source_a:
+        a.take(source_a, poll_until(source_a, lambda got: bool(got)))
+        stop = threading.Event()
+
+        def run_b() -> None:
+            with open_source(config, b, client_id="driftd-b") as source_b:
+                while not stop.is_set():
+                    b.take(source_b, source_b.poll(100))
+
+        thread = threading.Thread(target=run_b)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while (len(set(a.seen) | set(b.seen)) < 20_000 or not b.assignments) and time.monotonic() < deadline:
+                a.take(source_a, source_a.poll(100))
+                time.sleep(0.02)  # slower than the fetcher: librdkafka's queue stays full
+        finally:
+            stop.set()
+            thread.join()
+
+    assert (a.problems, b.problems) == ([], [])
+    assert a.assignments == 2 and b.assignments == 1, "the rebalance did not happen while a was reading"
+    assert b.seen, "b never read anything"
+    seen = a.seen + b.seen
+    assert len(seen) == len(set(seen)) == 20_000
+
+
+def test_seek_moves_an_owned_partition_and_ignores_others(kafka_broker: TansuBroker, topic_name: str,
+                                                         client: Client) -> None:
+    """What the daemon does after a refused checkpoint: go back to the store's offsets."""
+    topic = kafka_broker.create_topic(topic_name)
+    kafka_broker.produce(topic, [f"m{i}".encode() for i in range(10)])
+    with open_source(kafka_config(kafka_broker, topic, client.name), Recorder()) as source:
+        first = poll_until(source, lambda got: count(got) >= 10)
+        source.seek({(topic, 0): 3, ("not-mine", 0): 1})
+        again = poll_until(source, lambda got: count(got) >= 7)
+        source.seek({(topic, 0): None})  # start_from=earliest
+        third = poll_until(source, lambda got: count(got) >= 10)
+        with pytest.raises(KafkaSourceError, match="must be >= 0, got -4"):
+            source.seek({(topic, 0): -4})
+
+    assert offsets_of(first) == {0: list(range(10))}
+    assert offsets_of(again) == {0: list(range(3, 10))}
+    assert offsets_of(third) == {0: list(range(10))}
+
+
+def test_lag_is_produced_minus_consumed_and_commit_reaches_kafka(kafka_broker: TansuBroker, topic_name: str,
+                                                                 client: Client) -> None:
     topic = kafka_broker.create_topic(topic_name)
     kafka_broker.produce(topic, [f"m{i}".encode() for i in range(30)])  # one batch: Tansu's end offset says 1
-    config = kafka_config(kafka_broker, topic, max_poll_records=10)
+    config = kafka_config(kafka_broker, topic, client.name, max_poll_records=10)
 
     with open_source(config, Recorder()) as source:
         batches = poll_until(source, lambda got: count(got) > 0)
@@ -250,8 +299,23 @@ def test_lag_is_produced_minus_consumed_and_commit_reaches_kafka(kafka_broker: T
         assert source.commit_failures == 0
 
 
-def test_callback_errors_come_out_of_poll_as_themselves(kafka_broker: TansuBroker, topic_name: str) -> None:
+def test_log_ends_cover_partitions_owned_or_not(kafka_broker: TansuBroker, topic_name: str, client: Client) -> None:
+    """log_ends lists every partition of the topics; an owned one's end is corrected by its fetch's high watermark."""
     topic = kafka_broker.create_topic(topic_name)
+    other = kafka_broker.create_topic(f"{topic_name}-other", partitions=2)
+    kafka_broker.produce(topic, [f"m{i}".encode() for i in range(30)])  # one batch: listed end 1, true end 30
+    for i in range(4):
+        kafka_broker.produce(other, [f"o{i}".encode()], partition=1)  # one record per batch: listed end exact
+
+    with open_source(kafka_config(kafka_broker, topic, client.name), Recorder()) as source:
+        poll_until(source, lambda got: count(got) >= 30)
+        assert source.log_ends([topic, other]) == {(topic, 0): 30, (other, 0): 0, (other, 1): 4}
+
+
+def test_callback_errors_come_out_of_poll_as_themselves(kafka_broker: TansuBroker, topic_name: str,
+                                                        client: Client) -> None:
+    topic = kafka_broker.create_topic(topic_name)
+    kafka_broker.produce(topic, [b"m0", b"m1"])
 
     class StoreDown(Exception):
         pass
@@ -259,62 +323,41 @@ def test_callback_errors_come_out_of_poll_as_themselves(kafka_broker: TansuBroke
     def on_assign(partitions: list[Partition]) -> dict[Partition, int | None]:
         raise StoreDown("the store is unreachable")
 
-    source = KafkaSource(kafka_config(kafka_broker, topic), [topic], on_assign=on_assign, on_revoke=lambda _: None)
+    source = client.source(kafka_config(kafka_broker, topic, client.name), [topic], on_assign=on_assign,
+                           on_revoke=lambda _: None)
     try:
         with pytest.raises(StoreDown, match="unreachable"):
             for _ in range(100):
                 source.poll(100)
+        for _ in range(5):  # nothing is read from the positions it could not learn
+            try:  # librdkafka polls on, with nothing; kafka-python fails: the partition has no position
+                assert source.poll(100) == []
+            except KafkaSourceError as exc:
+                assert "NoOffsetForPartition" in str(exc)
     finally:
         source.close()
 
 
-def test_unreachable_broker_is_a_driftd_error() -> None:
-    config = KafkaConfig(bootstrap_servers=f"127.0.0.1:{free_port()}", topics=TopicsConfig("p"))
+def test_unreachable_broker_is_a_driftd_error(client: Client) -> None:
+    config = KafkaConfig(bootstrap_servers=f"127.0.0.1:{free_port()}", topics=TopicsConfig("p"), client=client.name)
     with pytest.raises(KafkaSourceError, match="cannot connect to Kafka at 127.0.0.1"):
-        KafkaSource(config, ["p"], on_assign=lambda _: {}, on_revoke=lambda _: None, bootstrap_timeout_ms=500)
+        client.source(config, ["p"], on_assign=lambda _: {}, on_revoke=lambda _: None, bootstrap_timeout_ms=500)
 
 
 # --- positions out of range -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("position", "start_from", "expected"), [
-    (3, "earliest", Resume(10, RETENTION_GAP)),
-    (3, "latest", Resume(10, RETENTION_GAP)),  # a gap never jumps to the end: keep what is left
-    (9, "earliest", Resume(10, RETENTION_GAP)),
-    (10, "earliest", Resume(10, IN_RANGE)),
-    (20, "latest", Resume(20, IN_RANGE)),
-    (21, "earliest", Resume(10, BEYOND_END)),
-    (21, "latest", Resume(20, BEYOND_END)),
-])
-def test_resume_position(position: int, start_from: str, expected: Resume) -> None:
-    assert resume_position(position, beginning=10, end=20, start_from=start_from) == expected
-
-
-def _out_of_range_once(source: KafkaSource, topic: str, position: int) -> None:
-    """Make the next poll fail the way kafka-python reports the broker's OFFSET_OUT_OF_RANGE."""
-    real_poll = source._consumer.poll
-    calls: list[int] = []
-
-    def poll(timeout_ms: int = 0, **kwargs: Any) -> Any:
-        if not calls:
-            calls.append(timeout_ms)
-            raise OffsetOutOfRangeError({TopicPartition(topic, 0): position})
-        return real_poll(timeout_ms=timeout_ms, **kwargs)
-
-    source._consumer.poll = poll
-
-
 def test_retention_gap_resumes_at_log_start_counted_and_logged(
-        kafka_broker: TansuBroker, topic_name: str, monkeypatch: pytest.MonkeyPatch,
+        kafka_broker: TansuBroker, topic_name: str, client: Client, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     """Tansu has no retention, so the broker's answers are simulated: log start 10, stored offset 3."""
     topic = kafka_broker.create_topic(topic_name)
-    with open_source(kafka_config(kafka_broker, topic), Recorder({(topic, 0): 3})) as source:
+    with open_source(kafka_config(kafka_broker, topic, client.name), Recorder({(topic, 0): 3})) as source:
         poll_until(source, lambda _: bool(source.assignment()))
         kafka_broker.produce(topic, [f"m{i}".encode() for i in range(20)])
         monkeypatch.setattr(source, "_log_bounds", lambda partitions: {(topic, 0): (10, 20)})
-        _out_of_range_once(source, topic, 3)
-        with caplog.at_level(logging.WARNING, logger="monitor.source"):
+        client.out_of_range_once(source, topic, 3, monkeypatch)
+        with caplog.at_level(logging.WARNING, logger=client.logger):
             batches = poll_until(source, lambda got: count(got) >= 10)
 
     assert offsets_of(batches) == {0: list(range(10, 20))}
@@ -322,16 +365,17 @@ def test_retention_gap_resumes_at_log_start_counted_and_logged(
     assert f"retention gap topic={topic} partition=0 stored_offset=3 log_start_offset=10 lost=7" in caplog.text
 
 
-def test_offset_beyond_log_end_resumes_per_start_from(kafka_broker: TansuBroker, topic_name: str,
+def test_offset_beyond_log_end_resumes_per_start_from(kafka_broker: TansuBroker, topic_name: str, client: Client,
+                                                      monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     """Tansu waits silently past the log end; Kafka answers OFFSET_OUT_OF_RANGE (simulated), then real offsets."""
     topic = kafka_broker.create_topic(topic_name)
     for i in range(10):  # one record per batch, so Tansu lists the true log end
         kafka_broker.produce(topic, [f"m{i}".encode()])
-    with open_source(kafka_config(kafka_broker, topic), Recorder({(topic, 0): 50})) as source:
+    with open_source(kafka_config(kafka_broker, topic, client.name), Recorder({(topic, 0): 50})) as source:
         poll_until(source, lambda _: bool(source.assignment()))
-        _out_of_range_once(source, topic, 50)
-        with caplog.at_level(logging.WARNING, logger="monitor.source"):
+        client.out_of_range_once(source, topic, 50, monkeypatch)
+        with caplog.at_level(logging.WARNING, logger=client.logger):
             batches = poll_until(source, lambda got: count(got) >= 10)
 
     assert offsets_of(batches) == {0: list(range(10))}
@@ -342,9 +386,9 @@ def test_offset_beyond_log_end_resumes_per_start_from(kafka_broker: TansuBroker,
 # --- dead letters -----------------------------------------------------------------------------------
 
 
-def test_dead_letters_carry_reason_and_origin(kafka_broker: TansuBroker, topic_name: str) -> None:
+def test_dead_letters_carry_reason_and_origin(kafka_broker: TansuBroker, topic_name: str, client: Client) -> None:
     dlq = kafka_broker.create_topic(topic_name)
-    dead_letters = DeadLetters(kafka_config(kafka_broker, "ml.predictions", dead_letter_topic=dlq))
+    dead_letters = client.dead_letters(kafka_config(kafka_broker, "ml.predictions", client.name, dead_letter_topic=dlq))
     try:
         dead_letters.send(b"not json {", reason="not_json", topic="ml.predictions", partition=3, offset=42)
         dead_letters.send(None, reason="not_object", topic="ml.predictions", partition=3, offset=43)
@@ -361,11 +405,12 @@ def test_dead_letters_carry_reason_and_origin(kafka_broker: TansuBroker, topic_n
 
 
 def test_a_dead_letter_that_cannot_be_written_is_counted_not_raised(
-        kafka_broker: TansuBroker, topic_name: str, caplog: pytest.LogCaptureFixture) -> None:
+        kafka_broker: TansuBroker, topic_name: str, client: Client, caplog: pytest.LogCaptureFixture) -> None:
     dlq = kafka_broker.create_topic(topic_name)
-    dead_letters = DeadLetters(kafka_config(kafka_broker, "p", dead_letter_topic=dlq), max_request_size=1000)
+    dead_letters = client.dead_letters(kafka_config(kafka_broker, "p", client.name, dead_letter_topic=dlq),
+                                       **{client.request_limit: 1000})
     try:
-        with caplog.at_level(logging.WARNING, logger="monitor.source"):
+        with caplog.at_level(logging.WARNING, logger=client.logger):
             dead_letters.send(b"x" * 5000, reason="oversized", topic="p", partition=0, offset=7)
             dead_letters.send(b"small", reason="not_json", topic="p", partition=0, offset=8)
             dead_letters.flush()
@@ -375,15 +420,28 @@ def test_a_dead_letter_that_cannot_be_written_is_counted_not_raised(
     assert "dead letter not written" in caplog.text and "offset=7" in caplog.text
 
 
-def test_dead_letters_need_a_topic(kafka_broker: TansuBroker) -> None:
+def test_dead_letters_need_a_topic(kafka_broker: TansuBroker, client: Client) -> None:
     with pytest.raises(KafkaSourceError, match="dead_letter_topic is not set"):
-        DeadLetters(kafka_config(kafka_broker, "p"))
+        client.dead_letters(kafka_config(kafka_broker, "p", client.name))
 
 
-# --- settings -------------------------------------------------------------------------------------
+# --- kafka-python only -------------------------------------------------------------------------------
 
 
-def test_settings_pass_security_through_and_reveal_secrets_only_there() -> None:
+@pytest.mark.parametrize(("position", "start_from", "expected"), [
+    (3, "earliest", Resume(10, RETENTION_GAP)),
+    (3, "latest", Resume(10, RETENTION_GAP)),  # a gap never jumps to the end: keep what is left
+    (9, "earliest", Resume(10, RETENTION_GAP)),
+    (10, "earliest", Resume(10, IN_RANGE)),
+    (20, "latest", Resume(20, IN_RANGE)),
+    (21, "earliest", Resume(10, BEYOND_END)),
+    (21, "latest", Resume(20, BEYOND_END)),
+])
+def test_resume_position(position: int, start_from: str, expected: Resume) -> None:
+    assert resume_position(position, beginning=10, end=20, start_from=start_from) == expected
+
+
+def test_kafka_python_settings_pass_security_through_and_reveal_secrets_only_there() -> None:
     config = KafkaConfig(bootstrap_servers="k1:9093,k2:9093", topics=TopicsConfig("p"), group_id="g",
                          security_protocol="SASL_SSL", ssl_cafile="/ca.pem", ssl_certfile="/c.pem",
                          ssl_keyfile="/k.pem", ssl_password=Secret("key-pass"), sasl_mechanism="SCRAM-SHA-512",
