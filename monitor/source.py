@@ -163,6 +163,54 @@ class _Throttle:
         return held
 
 
+class SourceBase:
+    """What KafkaSource and ConfluentSource share: their argument checks, the counters the daemon
+    exports, and how a position out of range is resumed, counted and logged."""
+
+    def __init__(self, config: KafkaConfig, topics: Sequence[str],
+                 on_assign: Callable[[list[Partition]], Mapping[Partition, int | None]],
+                 on_revoke: Callable[[list[Partition]], None], clock: Callable[[], float]) -> None:
+        if config.start_from not in START_POSITIONS:
+            raise KafkaSourceError(f"kafka.start_from: expected one of {', '.join(START_POSITIONS)}, "
+                                   f"got {config.start_from!r}")
+        if not topics:
+            raise KafkaSourceError(f"{type(self).__name__} needs at least one topic")
+        self.group_id = config.group_id
+        self.start_from = config.start_from
+        self.retention_gaps = 0
+        """Partitions resumed at the log start because their position was older (messages lost)."""
+        self.offsets_beyond_end = 0
+        """Partitions whose position was past the log end (a recreated topic), resumed per start_from."""
+        self.commit_failures = 0
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._commit_log = _Throttle(clock)
+
+    def _resume_target(self, key: Partition, position: int, bounds: tuple[int, int]) -> int:
+        """The offset a partition resumes at after the broker called ``position`` out of range; counted and logged."""
+        (topic, partition), (beginning, end) = key, bounds
+        target = resume_position(position, beginning, end, self.start_from)
+        if target.reason == RETENTION_GAP:
+            self.retention_gaps += 1
+            log.warning("retention gap topic=%s partition=%d stored_offset=%d log_start_offset=%d lost=%d: "
+                        "messages were deleted before driftd read them; resuming at the log start",
+                        topic, partition, position, beginning, beginning - position)
+        elif target.reason == BEYOND_END:
+            self.offsets_beyond_end += 1
+            log.warning("offset beyond the log end topic=%s partition=%d stored_offset=%d log_start_offset=%d "
+                        "log_end_offset=%d (topic recreated?); resuming at offset %d (start_from=%s)",
+                        topic, partition, position, beginning, end, target.offset, self.start_from)
+        return target.offset
+
+    def _commit_failed(self, partitions: Iterable[Partition], error: object) -> None:
+        """Count a failed Kafka offset commit; log it at most once a minute."""
+        self.commit_failures += 1
+        held = self._commit_log.release()
+        if held is not None:
+            log.warning("offset commit to Kafka failed for %s (%d earlier failure(s) not logged): %s; "
+                        "harmless for driftd, whose offsets live in its store, but lag tools will lag",
+                        ", ".join(f"{t}:{p}" for t, p in sorted(partitions)), held, error)
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Forwards kafka-python's rebalance calls to the source, keeping a callback's exception for poll."""
 
@@ -181,7 +229,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._source._run_callback(self._source._assigned, assigned)
 
 
-class KafkaSource:
+class KafkaSource(SourceBase):
     """Polls raw messages of ``topics`` in consumer group ``config.group_id``; positions come from ``on_assign``.
 
     ``on_assign(partitions)`` returns each partition's stored next offset (or None: start per
@@ -193,21 +241,8 @@ class KafkaSource:
                  on_assign: Callable[[list[Partition]], Mapping[Partition, int | None]],
                  on_revoke: Callable[[list[Partition]], None], client_id: str = "driftd",
                  clock: Callable[[], float] = time.monotonic, **overrides: Any) -> None:
-        if config.start_from not in START_POSITIONS:
-            raise KafkaSourceError(f"kafka.start_from: expected one of {', '.join(START_POSITIONS)}, "
-                                   f"got {config.start_from!r}")
-        if not topics:
-            raise KafkaSourceError("KafkaSource needs at least one topic")
-        self.group_id = config.group_id
-        self.start_from = config.start_from
-        self.retention_gaps = 0
-        """Partitions resumed at the log start because their position was older (messages lost)."""
-        self.offsets_beyond_end = 0
-        """Partitions whose position was past the log end (a recreated topic), resumed per start_from."""
-        self.commit_failures = 0
-        self._on_assign, self._on_revoke = on_assign, on_revoke
+        super().__init__(config, topics, on_assign, on_revoke, clock)
         self._callback_error: BaseException | None = None
-        self._commit_log = _Throttle(clock)
         self._closed = False
         try:
             self._consumer = KafkaConsumer(**{**consumer_settings(config, client_id), **overrides})
@@ -377,20 +412,8 @@ class KafkaSource:
         owned = set(self.assignment())
         positions = {key: offset for key, offset in positions.items() if key in owned}
         bounds = self._log_bounds(list(positions))
-        for (topic, partition), position in positions.items():
-            beginning, end = bounds[(topic, partition)]
-            target = resume_position(position, beginning, end, self.start_from)
-            if target.reason == RETENTION_GAP:
-                self.retention_gaps += 1
-                log.warning("retention gap topic=%s partition=%d stored_offset=%d log_start_offset=%d lost=%d: "
-                            "messages were deleted before driftd read them; resuming at the log start",
-                            topic, partition, position, beginning, beginning - position)
-            elif target.reason == BEYOND_END:
-                self.offsets_beyond_end += 1
-                log.warning("offset beyond the log end topic=%s partition=%d stored_offset=%d log_start_offset=%d "
-                            "log_end_offset=%d (topic recreated?); resuming at offset %d (start_from=%s)",
-                            topic, partition, position, beginning, end, target.offset, self.start_from)
-            self._consumer.seek(TopicPartition(topic, partition), target.offset)
+        for key, position in positions.items():
+            self._consumer.seek(_tp(key), self._resume_target(key, position, bounds[key]))
 
     def _log_bounds(self, partitions: list[Partition]) -> dict[Partition, tuple[int, int]]:
         """Return (log start offset, log end offset) per partition."""
@@ -406,14 +429,8 @@ class KafkaSource:
                 for tp in tps}
 
     def _committed(self, offsets: Mapping[Any, Any], response: object) -> None:
-        if not isinstance(response, BaseException):
-            return
-        self.commit_failures += 1
-        held = self._commit_log.release()
-        if held is not None:
-            log.warning("offset commit to Kafka failed for %s (%d earlier failure(s) not logged): %s; "
-                        "harmless for driftd, whose offsets live in its store, but lag tools will lag",
-                        ", ".join(f"{t}:{p}" for t, p in sorted(map(_key, offsets))), held, response)
+        if isinstance(response, BaseException):
+            self._commit_failed(map(_key, offsets), response)
 
 
 class DeadLetters:

@@ -33,10 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from monitor.config.model import KafkaConfig
-from monitor.source import (
-    BEYOND_END, DEAD_LETTER_HEADERS, RETENTION_GAP, START_POSITIONS, KafkaSourceError, Partition, PartitionBatch,
-    _Throttle, resume_position,
-)
+from monitor.source import DEAD_LETTER_HEADERS, KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle
 
 try:
     from confluent_kafka import (
@@ -136,7 +133,7 @@ def _names(partitions: Iterable[Partition]) -> str:
     return ", ".join(f"{t}:{p}" for t, p in sorted(partitions))
 
 
-class ConfluentSource:
+class ConfluentSource(SourceBase):
     """Polls raw messages of ``topics`` in group ``config.group_id`` with librdkafka, as ``KafkaSource`` does.
 
     ``on_assign(partitions)`` returns each partition's stored next offset (or None: start per
@@ -149,19 +146,7 @@ class ConfluentSource:
                  on_revoke: Callable[[list[Partition]], None], client_id: str = "driftd",
                  clock: Callable[[], float] = time.monotonic, **overrides: Any) -> None:
         require()
-        if config.start_from not in START_POSITIONS:
-            raise KafkaSourceError(f"kafka.start_from: expected one of {', '.join(START_POSITIONS)}, "
-                                   f"got {config.start_from!r}")
-        if not topics:
-            raise KafkaSourceError("ConfluentSource needs at least one topic")
-        self.group_id = config.group_id
-        self.start_from = config.start_from
-        self.retention_gaps = 0
-        """Partitions resumed at the log start because their position was older (messages lost)."""
-        self.offsets_beyond_end = 0
-        """Partitions whose position was past the log end (a recreated topic), resumed per start_from."""
-        self.commit_failures = 0
-        self._on_assign, self._on_revoke = on_assign, on_revoke
+        super().__init__(config, topics, on_assign, on_revoke, clock)
         self._max_records = config.max_poll_records
         self._owned: tuple[Partition, ...] = ()
         """The assignment, replaced whole by the callbacks: read by other threads (readiness) without librdkafka."""
@@ -169,7 +154,7 @@ class ConfluentSource:
         """Owned partitions -> the next offset poll will return (None: start_from, not reached yet)."""
         self._rebalanced = False
         self._fatal: Any = None
-        self._commit_log, self._error_log = _Throttle(clock), _Throttle(clock)
+        self._error_log = _Throttle(clock)
         self._closed = False
         connect_s = overrides.pop("bootstrap_timeout_ms", _CONNECT_TIMEOUT_MS) / 1000
         settings = {**consumer_settings(config, client_id), "error_cb": self._error, "on_commit": self._committed,
@@ -438,19 +423,7 @@ class ConfluentSource:
             if position < 0:  # no position at all (nothing stored, nothing committed): start_from
                 targets[(topic, partition)] = None
                 continue
-            beginning, end = bounds[(topic, partition)]
-            target = resume_position(position, beginning, end, self.start_from)
-            if target.reason == RETENTION_GAP:
-                self.retention_gaps += 1
-                log.warning("retention gap topic=%s partition=%d stored_offset=%d log_start_offset=%d lost=%d: "
-                            "messages were deleted before driftd read them; resuming at the log start",
-                            topic, partition, position, beginning, beginning - position)
-            elif target.reason == BEYOND_END:
-                self.offsets_beyond_end += 1
-                log.warning("offset beyond the log end topic=%s partition=%d stored_offset=%d log_start_offset=%d "
-                            "log_end_offset=%d (topic recreated?); resuming at offset %d (start_from=%s)",
-                            topic, partition, position, beginning, end, target.offset, self.start_from)
-            targets[(topic, partition)] = target.offset
+            targets[(topic, partition)] = self._resume_target((topic, partition), position, bounds[(topic, partition)])
         self._reassign(targets)
 
     def _log_bounds(self, partitions: list[Partition]) -> dict[Partition, tuple[int, int]]:
@@ -482,14 +455,8 @@ class ConfluentSource:
     def _committed(self, error: Any, offsets: list[Any]) -> None:
         failed = error is not None and error.code() != KafkaError._NO_OFFSET
         error = error if failed else next((tp.error for tp in offsets if tp.error is not None), None)
-        if error is None:
-            return
-        self.commit_failures += 1
-        held = self._commit_log.release()
-        if held is not None:
-            log.warning("offset commit to Kafka failed for %s (%d earlier failure(s) not logged): %s; "
-                        "harmless for driftd, whose offsets live in its store, but lag tools will lag",
-                        _names(map(_key, offsets)), held, error)
+        if error is not None:
+            self._commit_failed(map(_key, offsets), error)
 
 
 class ConfluentDeadLetters:

@@ -25,6 +25,7 @@ from monitor.source import (
     KafkaSourceError,
     PartitionBatch,
     Resume,
+    SourceBase,
     client_settings,
     consumer_settings,
     resume_position,
@@ -357,7 +358,7 @@ def test_retention_gap_resumes_at_log_start_counted_and_logged(
         kafka_broker.produce(topic, [f"m{i}".encode() for i in range(20)])
         monkeypatch.setattr(source, "_log_bounds", lambda partitions: {(topic, 0): (10, 20)})
         client.out_of_range_once(source, topic, 3, monkeypatch)
-        with caplog.at_level(logging.WARNING, logger=client.logger):
+        with caplog.at_level(logging.WARNING, logger="monitor.source"):  # SourceBase logs for both
             batches = poll_until(source, lambda got: count(got) >= 10)
 
     assert offsets_of(batches) == {0: list(range(10, 20))}
@@ -375,7 +376,7 @@ def test_offset_beyond_log_end_resumes_per_start_from(kafka_broker: TansuBroker,
     with open_source(kafka_config(kafka_broker, topic, client.name), Recorder({(topic, 0): 50})) as source:
         poll_until(source, lambda _: bool(source.assignment()))
         client.out_of_range_once(source, topic, 50, monkeypatch)
-        with caplog.at_level(logging.WARNING, logger=client.logger):
+        with caplog.at_level(logging.WARNING, logger="monitor.source"):  # SourceBase logs for both
             batches = poll_until(source, lambda got: count(got) >= 10)
 
     assert offsets_of(batches) == {0: list(range(10))}
@@ -423,6 +424,23 @@ def test_a_dead_letter_that_cannot_be_written_is_counted_not_raised(
 def test_dead_letters_need_a_topic(kafka_broker: TansuBroker, client: Client) -> None:
     with pytest.raises(KafkaSourceError, match="dead_letter_topic is not set"):
         client.dead_letters(kafka_config(kafka_broker, "p", client.name))
+
+
+def test_commit_failures_are_counted_and_logged_at_most_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    """Both clients report a failed Kafka offset commit through SourceBase: harmless, counted, throttled."""
+    now = [0.0]
+    config = KafkaConfig(bootstrap_servers="k:9092", topics=TopicsConfig("p"))
+    base = SourceBase(config, ["p"], lambda _: {}, lambda _: None, lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="monitor.source"):
+        base._commit_failed([("p", 1), ("p", 0)], "NOT_COORDINATOR")
+        base._commit_failed([("p", 0)], "NOT_COORDINATOR")
+        now[0] = 61.0
+        base._commit_failed([("p", 0)], "REQUEST_TIMED_OUT")
+
+    assert base.commit_failures == 3
+    assert [record.getMessage().split(";")[0] for record in caplog.records] == [
+        "offset commit to Kafka failed for p:0, p:1 (0 earlier failure(s) not logged): NOT_COORDINATOR",
+        "offset commit to Kafka failed for p:0 (1 earlier failure(s) not logged): REQUEST_TIMED_OUT"]
 
 
 # --- kafka-python only -------------------------------------------------------------------------------
