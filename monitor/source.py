@@ -147,6 +147,11 @@ def _key(tp: Any) -> Partition:
     return (str(tp.topic), int(tp.partition))
 
 
+def partition_names(partitions: Iterable[Partition]) -> str:
+    """``topic:partition`` of each, sorted, for log lines."""
+    return ", ".join(f"{t}:{p}" for t, p in sorted(partitions))
+
+
 class _Throttle:
     """Lets a repeated warning through at most once per interval and counts the ones held back."""
 
@@ -208,7 +213,7 @@ class SourceBase:
         if held is not None:
             log.warning("offset commit to Kafka failed for %s (%d earlier failure(s) not logged): %s; "
                         "harmless for driftd, whose offsets live in its store, but lag tools will lag",
-                        ", ".join(f"{t}:{p}" for t, p in sorted(partitions)), held, error)
+                        partition_names(partitions), held, error)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -222,7 +227,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_lost(self, lost: Iterable[Any]) -> None:
         log.warning("partitions lost (the consumer was dropped from group %s): %s", self._source.group_id,
-                    ", ".join(f"{t}:{p}" for t, p in sorted(map(_key, lost))))
+                    partition_names(map(_key, lost)))
         self._source._run_callback(self._source._revoked, lost)
 
     def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:

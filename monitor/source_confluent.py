@@ -33,7 +33,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from monitor.config.model import KafkaConfig
-from monitor.source import DEAD_LETTER_HEADERS, KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle
+from monitor.source import (
+    DEAD_LETTER_HEADERS, KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle, partition_names,
+)
 
 try:
     from confluent_kafka import (
@@ -127,10 +129,6 @@ def _properties(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 def _key(tp: Any) -> Partition:
     return (str(tp.topic), int(tp.partition))
-
-
-def _names(partitions: Iterable[Partition]) -> str:
-    return ", ".join(f"{t}:{p}" for t, p in sorted(partitions))
 
 
 class ConfluentSource(SourceBase):
@@ -364,7 +362,7 @@ class ConfluentSource(SourceBase):
 
     def _lost(self, consumer: Any, partitions: list[Any]) -> None:
         log.warning("partitions lost (the consumer was dropped from group %s): %s", self.group_id,
-                    _names(map(_key, partitions)))
+                    partition_names(map(_key, partitions)))
         self._revoked(consumer, partitions)
 
     def _checked(self, key: Partition, offset: int | None) -> int | None:
@@ -419,11 +417,9 @@ class ConfluentSource(SourceBase):
             return
         bounds = self._log_bounds(list(positions))
         targets: dict[Partition, int | None] = {}
-        for (topic, partition), position in positions.items():
-            if position < 0:  # no position at all (nothing stored, nothing committed): start_from
-                targets[(topic, partition)] = None
-                continue
-            targets[(topic, partition)] = self._resume_target((topic, partition), position, bounds[(topic, partition)])
+        for key, position in positions.items():
+            # no position at all (nothing stored, nothing committed): start_from
+            targets[key] = None if position < 0 else self._resume_target(key, position, bounds[key])
         self._reassign(targets)
 
     def _log_bounds(self, partitions: list[Partition]) -> dict[Partition, tuple[int, int]]:
