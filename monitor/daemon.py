@@ -494,7 +494,12 @@ class Daemon:
         """Export each assigned partition's consumer lag and the waiting label joins (on the loop's thread)."""
         if self.source is None:
             return
-        for (topic, partition), lag in self.source.lag().items():
+        try:
+            lags = self.source.lag()
+        except DriftdError as exc:  # a metric: keep the last exported values, as _read_log_ends keeps its ends
+            self.problems.warning("lag", "consumer lag not sampled: %s", exc)
+            lags = {}
+        for (topic, partition), lag in lags.items():
             self.metrics.consumer_lag(topic, partition, lag)
         if self.store is not None and self.kafka.topics.labels:
             waiting = self.store.waiting_predictions()

@@ -1,17 +1,23 @@
-"""The daemon checkpoints soon after its partitions pass a time window's end, instead of holding the window's
-summary in memory until the next checkpoint interval (memory would otherwise grow with the event rate)."""
+"""The daemon's loop decisions, without Kafka.
+
+It checkpoints soon after its partitions pass a time window's end, instead of holding the window's
+summary in memory until the next checkpoint interval (memory would otherwise grow with the event
+rate); and a failed consumer-lag sample is a logged metric gap, not a reason to stop."""
 
 from __future__ import annotations
 
+import logging
 import time
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from detectors.layout import Column, Layout
 from detectors.summary import WindowSummary
 from monitor.config import parse_config
 from monitor.daemon import Daemon, Timing
+from monitor.source import KafkaSourceError
 from monitor.windows import TimeWindows
 
 LAYOUT = Layout((Column("x", "numeric", np.array([0.0])),))
@@ -56,3 +62,24 @@ def test_not_sooner_than_the_gap_after_the_previous_checkpoint() -> None:
     assert not daemon._checkpoint_due()
     daemon.last_checkpoint = time.monotonic() - 7200
     assert daemon._checkpoint_due()
+
+
+def test_a_failed_consumer_lag_read_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    """Sampling lag is a metric: a broker timeout there (seen with a stale owner waking up) must not stop the daemon."""
+    daemon, _ = daemon_with_windows()
+    lags = [KafkaSourceError("reading consumer lag failed: KafkaTimeoutError"), {("p", 0): 7}]
+
+    def lag() -> dict:
+        answer = lags.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    exported: list[tuple[str, int, int]] = []
+    daemon.source = SimpleNamespace(lag=lag)  # type: ignore[assignment]
+    daemon.metrics = SimpleNamespace(consumer_lag=lambda *args: exported.append(args))  # type: ignore[assignment]
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon"):
+        daemon.sample_lag()
+        daemon.sample_lag()
+    assert "reading consumer lag failed" in caplog.text
+    assert exported == [("p", 0, 7)]
