@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install services test test-quick demo bench typecheck clean dashboards
+.PHONY: install services test test-quick demo bench typecheck lint-imports clean dashboards
 
 install: $(STAMP)
 
@@ -24,7 +24,11 @@ services:
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: install services typecheck
+# The one-way flow of [tool.importlinter] in pyproject.toml: a broken contract fails `make test`.
+lint-imports: install
+	$(VENV)/bin/lint-imports
+
+test: install services typecheck lint-imports
 	$(PY) -m pytest
 
 test-quick: install

@@ -126,7 +126,7 @@ def bare_consumer(broker: TansuBroker, topic: str, n: int, decode: bool = True) 
 
     With ``decode=False`` it only polls: the ceiling of any consumer that lets kafka-python parse the
     records on its one thread (kafka-python holds the GIL while it parses). The daemon parses them
-    with monitor/kafka_records.py, about 3x faster, so it can pass this figure."""
+    with monitor/ingest/kafka_records.py, about 3x faster, so it can pass this figure."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=f"bare-{uuid.uuid4().hex[:6]}",
@@ -183,7 +183,7 @@ def _json_each(values: list[bytes]) -> None:
 
 def driftd_decoder(features: int) -> Callable[[list[bytes]], object]:
     """The daemon's own decoding of a batch (typed numeric columns), as the decoding child runs it."""
-    from monitor.decode import PREDICTIONS, Decoder
+    from monitor.ingest.decode import PREDICTIONS, Decoder
 
     names = feature_names(features)
     return Decoder(PREDICTIONS, {}, {"churn": tuple(names)}, kinds={name: "numeric" for name in names}).decode
@@ -420,7 +420,7 @@ class Bench:
                              yes(run.rss_mb < LABEL_JOIN_TARGET_MB)))
 
     def latency(self) -> None:
-        from monitor.synthetic import ChurnTraffic, write_reference_csv
+        from monitor.demo.synthetic import ChurnTraffic, write_reference_csv
 
         seconds = 40.0 if self.quick else 75.0
         print(f"\nwindow end -> alert at the receiver ({seconds:.0f} s of real-time traffic at {LATENCY_RATE}/s, "

@@ -23,7 +23,7 @@ and scipy, of --peer-repeat runs for Evidently and NannyML, which take a minute 
   categorical: chi2, jensen_shannon; one chunk = the whole window), fit and calculate timed apart;
 - scipy: ks_2samp in a Python loop over the numeric features, on the full columns (the baseline).
 
-Then an untimed check process computes CONTRACT §3's reference computations directly with
+Then an untimed check process computes docs/statistics.md reference computations directly with
 numpy/scipy (PSI, JS and chi-square over the PSI bins of the full data; KS and Wasserstein on the
 very samples driftd kept) and the tables put every tool's values side by side.
 
@@ -318,7 +318,7 @@ def child_nannyml(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_check(args: argparse.Namespace) -> dict[str, Any]:
-    """CONTRACT §3's reference computations, straight from numpy and scipy (not timed)."""
+    """docs/statistics.md reference computations, straight from numpy and scipy (not timed)."""
     import numpy as np
     from scipy.spatial.distance import jensenshannon
     from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
@@ -551,7 +551,7 @@ def report(args: argparse.Namespace, r: dict[str, dict[str, Any]]) -> None:
     for name in NUMERIC + CATEGORICAL:
         rows.append([name, FEATURES[name][1], fmt(cv["psi"][name]), fmt(dv["psi"][name]), fmt(ev_psi.get(name))])
     table(["feature", "window", "numpy §3", "driftd", "Evidently"], rows,
-          "PSI (numpy §3 = CONTRACT §3 written directly in numpy: reference deciles, missing bin, floor 1e-4)")
+          "PSI (numpy §3 = docs/statistics.md written directly in numpy: reference deciles, missing bin, floor 1e-4)")
 
     rows = []
     for name in NUMERIC + CATEGORICAL:
@@ -594,7 +594,7 @@ def report(args: argparse.Namespace, r: dict[str, dict[str, Any]]) -> None:
     print("  max |driftd - scipy/numpy| per statistic (target ~1e-9):")
     for label, value, how in diffs:
         print(f"    {label:<20} {value:.2e}  ({how})")
-    print(f"  sampling (CONTRACT §3 defaults): reference sample {d['sample_size']:,} of {args.reference_rows:,} "
+    print(f"  sampling (docs/statistics.md defaults): reference sample {d['sample_size']:,} of {args.reference_rows:,} "
           f"values, window reservoir {d['reservoir']:,}; max |driftd ks - scipy full| = "
           f"{max_diff(dv['ks'], s['values']['ks']):.2e}, max |driftd wasserstein - scipy full| = "
           f"{max_diff(dv['wasserstein'], cv['wasserstein_full']):.2e}")

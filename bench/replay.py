@@ -80,9 +80,9 @@ models:
 def decode_and_window(config_path: Path, events: Path) -> tuple[int, float]:
     """Events/s through decode + window exactly as `driftd replay` runs them (file read included)."""
     from monitor.config import load_config
-    from monitor.pipeline import Pipeline
-    from monitor.profiles import resolve
     from monitor.replay import _decoder, chunks
+    from monitor.store.profiles import resolve
+    from monitor.windows.pipeline import Pipeline
 
     config = load_config(config_path)
     pipeline = Pipeline(config, resolve(config, None, time.time()))
@@ -119,8 +119,8 @@ def replay_subprocess(config_path: Path, events: Path) -> tuple[float, float]:
 
 def judge_time(reference_rows: int, window_events: int) -> float:
     from detectors.profile import ReferenceProfile
-    from monitor.judge import DriftRules, judge
-    from monitor.windows import ClosedWindow
+    from monitor.judge.verdict import DriftRules, judge
+    from monitor.windows.tumbling import ClosedWindow
 
     table = reference_table(reference_rows)
     kinds = {**{n: "numeric" for n in NUMERIC}, **{c: "categorical" for c in CATEGORICAL}}

@@ -8,7 +8,7 @@ the JSON imports into any Grafana:
 - ``driftd-model.json``: one model (variable ``model``): per-feature drift statistics with the
   rule thresholds drawn in, p-values, missing ratios, prediction drift, performance, windows.
 
-Every query uses only the metrics of CONTRACT §4 (tests/dashboards checks it, and runs every
+Every query uses only the metrics of docs/metrics.md (tests/dashboards checks it, and runs every
 query against a real Prometheus scraping a real daemon). Drift thresholds are configuration,
 not metrics: the panels draw the defaults (``psi: 0.2``, ``drift_share: 0.5``, a p-value of
 0.01, ``accuracy`` below 0.8) as Grafana thresholds; edit ``THRESHOLDS`` to match your rules.
@@ -49,7 +49,7 @@ MODEL = 'model="$model"'
 """The label matcher of the model dashboard's queries."""
 
 THRESHOLDS = {
-    "psi": 0.2,            # drift.rules default (CONTRACT §2)
+    "psi": 0.2,            # drift.rules default (docs/configuration.md)
     "psi_moderate": 0.1,   # the usual "moderate shift" band of PSI
     "wasserstein": 0.1,    # config/example.yaml's rule for a regression model
     "jensenshannon": 0.1,  # a common choice; driftd has no default rule for it

@@ -1,4 +1,4 @@
-"""Replay a JSON-lines file of driftd messages (CONTRACT §1) into Kafka, as an application would log them.
+"""Replay a JSON-lines file of driftd messages (docs/input.md) into Kafka, as an application would log them.
 
 Used by the compose stack's ``sample-traffic`` service with the bundled churn sample
 (config/data/churn_events.jsonl), and usable from the host against the published listener::

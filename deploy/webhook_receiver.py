@@ -1,4 +1,4 @@
-"""A stand-in for a retraining pipeline: receives driftd's webhooks (CONTRACT §5) and logs them.
+"""A stand-in for a retraining pipeline: receives driftd's webhooks (docs/webhooks.md) and logs them.
 
 Standard library only, so it runs on a bare ``python:3.11-slim``::
 

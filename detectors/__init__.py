@@ -1,5 +1,5 @@
 """Pure drift statistics and performance metrics: numpy and scipy over profiles and window summaries.
 
-No I/O and no clock here. The names of CONTRACT §3 map to implementations in
+No I/O and no clock here. The names of docs/statistics.md map to implementations in
 :data:`detectors.compare.STATISTICS`.
 """

@@ -18,7 +18,7 @@ def count_pair(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> tuple[Fl
     Parameters
     ----------
     ref_counts, cur_counts
-        Non-negative counts, one row per feature, in the bin layout of CONTRACT §3.
+        Non-negative counts, one row per feature, in the bin layout of docs/statistics.md.
 
     Examples
     --------

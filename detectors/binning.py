@@ -1,4 +1,4 @@
-"""Reference bins (CONTRACT §3): decile edges for numeric columns, a vocabulary for categorical ones.
+"""Reference bins (docs/statistics.md): decile edges for numeric columns, a vocabulary for categorical ones.
 
 Every binned column uses the same count layout: bin 0 holds missing values, bins ``1..nbins``
 hold values; for a numeric column they are the intervals between the inner edges (closed on the
@@ -41,7 +41,7 @@ def finite(values: npt.ArrayLike) -> FloatArray:
 
 
 def numeric_edges(values: npt.ArrayLike, bins: int = 10) -> FloatArray:
-    """Inner bin edges of a numeric reference: its quantiles, duplicates merged (CONTRACT §3).
+    """Inner bin edges of a numeric reference: its quantiles, duplicates merged (docs/statistics.md).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Chi-square test of independence (CONTRACT §3) on every feature's 2 x k table of counts at once."""
+"""Chi-square test of independence (docs/statistics.md) on every feature's 2 x k table of counts at once."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ STATISTICS: Mapping[str, frozenset[str]] = {
     "jensenshannon": frozenset({NUMERIC, CATEGORICAL}),
     "chisquare": frozenset({CATEGORICAL}),
 }
-"""The statistics of CONTRACT §3 and the column kinds each applies to."""
+"""The statistics of docs/statistics.md and the column kinds each applies to."""
 
 PVALUE_STATISTICS = frozenset({"ks", "chisquare"})
 """Statistics whose rule threshold is a p-value (drift when below) rather than a distance (drift when above)."""

@@ -1,4 +1,4 @@
-"""Jensen-Shannon distance (base 2, CONTRACT §3) of every feature's binned counts at once."""
+"""Jensen-Shannon distance (base 2, docs/statistics.md) of every feature's binned counts at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Two-sample Kolmogorov-Smirnov test (CONTRACT §3) of every numeric feature, optionally with Wasserstein."""
+"""Two-sample Kolmogorov-Smirnov test (docs/statistics.md) of every numeric feature, optionally with Wasserstein."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model performance over joined (prediction, label) pairs: the metrics of CONTRACT §3, equal to scikit-learn's.
+"""Model performance over joined (prediction, label) pairs: the metrics of docs/statistics.md, equal to scikit-learn's.
 
 Every metric equals the scikit-learn function of the same name on the same pairs (scikit-learn is
 a test dependency only). Where scikit-learn raises or warns because a metric is undefined (no
@@ -18,10 +18,10 @@ from scipy.special import xlogy
 from scipy.stats import rankdata
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier")
-"""Metric names for binary and multiclass classification models (CONTRACT §3)."""
+"""Metric names for binary and multiclass classification models (docs/statistics.md)."""
 
 REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
-"""Metric names for regression models (CONTRACT §3)."""
+"""Metric names for regression models (docs/statistics.md)."""
 
 MULTICLASS_METRICS = ("accuracy", "precision", "recall", "f1")
 """The classification metrics defined from class labels alone; the others are omitted for multiclass."""

@@ -1,4 +1,4 @@
-"""Population stability index (CONTRACT §3) of every feature's binned counts at once."""
+"""Population stability index (docs/statistics.md) of every feature's binned counts at once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy.typing as npt
 from detectors._validate import FloatArray, count_pair
 
 DEFAULT_FLOOR = 1e-4
-"""Proportions below this are raised to it before the logarithm (CONTRACT §3)."""
+"""Proportions below this are raised to it before the logarithm (docs/statistics.md)."""
 
 
 def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, floor: float = DEFAULT_FLOOR) -> FloatArray:

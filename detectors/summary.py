@@ -70,7 +70,7 @@ class WindowSummary:
     layout
         The reference's columns and bins.
     capacity
-        Reservoir size per numeric column (CONTRACT §3 default 100,000).
+        Reservoir size per numeric column (docs/statistics.md default 100,000).
     max_unseen
         How many distinct unseen categorical values are remembered per column, for reporting.
     seed

@@ -1,4 +1,4 @@
-"""Wasserstein-1 distance (CONTRACT §3) of every numeric feature, in units of the reference's spread."""
+"""Wasserstein-1 distance (docs/statistics.md) of every numeric feature, in units of the reference's spread."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One checkpoint: everything fed since the last one, written in one transaction (DESIGN guarantee 1).
+"""One checkpoint: everything fed since the last one, written in one transaction (README "The guarantees": each event counts exactly once).
 
 In numbered steps, inside a single store transaction:
 
@@ -12,7 +12,7 @@ In numbered steps, inside a single store transaction:
    batches started from: a stale owner fails here and the whole transaction rolls back;
 6. close the windows every shard has passed (the shards of every daemon, read from the store),
    merging their partial summaries from the store, judging them, storing the result;
-   and raising their alerts into the outbox (``monitor.outbox``);
+   and raising their alerts into the outbox (``monitor.alerts.outbox``);
 7. recompute the performance of judged windows that got new labels, raising performance alerts;
 8. expire label-join rows past the TTL and past the bound.
 
@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from detectors.summary import WindowSummary
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.rules import Alert
 from monitor.config import Config
-from monitor.alerts import Alert
-from monitor.judge import performance_metrics
-from monitor.outbox import Outbox
-from monitor.pipeline import Fed, ModelRuntime, Pipeline
-from monitor.results import WindowResult
+from monitor.judge.results import WindowResult
+from monitor.judge.verdict import judge_closed, performance_metrics
 from monitor.store import Store
-from monitor.windows import ClosedWindow, CountWindows, TimeWindows
+from monitor.windows.pipeline import Fed, ModelRuntime, Pipeline
+from monitor.windows.tumbling import ClosedWindow, CountWindows, TimeWindows
 
 log = logging.getLogger(__name__)
 
@@ -250,10 +250,11 @@ class Checkpointer:
         return WindowSummary.merge_all(parts())
 
     def _judge(self, closed: ClosedWindow, now: float, conn: Any, outcome: Outcome) -> WindowResult:
-        model = self.pipeline.models[closed.model].config
+        runtime = self.pipeline.models[closed.model]
+        model = runtime.config
         predictions, labels = self.store.window_label_pairs(closed.model, closed.key, conn=conn)
         performance = performance_metrics(model, predictions, labels) if labels else {}
-        result = self.pipeline.judge(closed, closed_at=now, performance=performance, labels=len(labels))
+        result = judge_closed(closed, runtime, closed_at=now, performance=performance, labels=len(labels))
         self.store.save_window(result, conn=conn)
         outcome.alerts.extend(self.outbox.raise_alerts(model, result, ("drift", "performance"), now, conn))
         return result

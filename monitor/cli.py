@@ -1,4 +1,4 @@
-"""The ``driftd`` command line (CONTRACT §6): the only place logging is configured.
+"""The ``driftd`` command line (docs/cli.md): the only place logging is configured.
 
 Exit codes: 0 success, 2 bad usage or config, 1 anything else.
 """
@@ -138,8 +138,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _reference_build(args: argparse.Namespace) -> int:
-    from monitor import profiles
     from monitor.errors import ConfigError
+    from monitor.store import profiles
 
     config = _load(args.config)
     try:
@@ -159,7 +159,7 @@ def _reference_build(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from monitor import report
+    from monitor.export import report
     from monitor.replay import replay
 
     config = _load(args.config)
@@ -189,7 +189,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from monitor import report
+    from monitor.export import report
 
     if args.limit < 0:
         print("driftd status: --limit must be >= 0", file=sys.stderr)
@@ -226,9 +226,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _webhook_verify(args: argparse.Namespace) -> int:
     import os
 
-    from monitor.durations import parse_duration
+    from monitor.alerts.webhooks.signing import verify
+    from monitor.config.durations import parse_duration
     from monitor.errors import SignatureError
-    from monitor.webhooks.signing import verify
 
     secret = os.environ.get(args.secret_env)
     try:

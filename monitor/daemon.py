@@ -19,21 +19,22 @@ from typing import Any, Callable, Mapping
 from prometheus_client import CollectorRegistry
 
 from detectors.summary import WindowSummary
-from monitor import malloc
-from monitor import profiles as profile_source
+from monitor.alerts.dispatcher import Dispatcher
 from monitor.checkpoint import COUNT_SHARD, Checkpointer, Outcome, Pending
 from monitor.config import Config, KafkaConfig
-from monitor.decode import FEATURES, LABELS, PREDICTIONS, Decoded, Decoder
-from monitor.decode_worker import Decoding
-from monitor.dispatcher import Dispatcher
 from monitor.errors import ConfigError, DriftdError, StaleOwnerError, StoreError
-from monitor.http import HttpServer
-from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline
-from monitor.results import WindowResult
-from monitor.source import DeadLetters, KafkaSource, PartitionBatch
+from monitor.export.http import HttpServer
+from monitor.export.metrics import Metrics
+from monitor.ingest import malloc
+from monitor.ingest.decode import FEATURES, LABELS, PREDICTIONS, Decoded, Decoder
+from monitor.ingest.decode_worker import Decoding
+from monitor.ingest.kafka_python import DeadLetters, KafkaSource
+from monitor.ingest.source import PartitionBatch
+from monitor.judge.results import WindowResult
+from monitor.store import profiles as profile_source
 from monitor.store import Store
-from monitor.windows import CountWindows, TimeWindows
+from monitor.windows.pipeline import Pipeline
+from monitor.windows.tumbling import CountWindows, TimeWindows
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Timing:
 def _kafka_client(client: str) -> tuple[Any, Any]:
     """The source and dead-letter classes of ``kafka.client`` (confluent-kafka is imported only when chosen)."""
     if client == "confluent":
-        from monitor.source_confluent import ConfluentDeadLetters, ConfluentSource
+        from monitor.ingest.confluent import ConfluentDeadLetters, ConfluentSource
         return ConfluentSource, ConfluentDeadLetters
     return KafkaSource, DeadLetters
 
@@ -139,7 +140,7 @@ class Daemon:
 
     def start(self) -> None:
         """Open the store, build or load the references, serve HTTP, join the consumer group."""
-        malloc.fix_mmap_threshold()  # large blocks (reservoirs, blobs) freed go back to the OS (monitor.malloc)
+        malloc.fix_mmap_threshold()  # large blocks (reservoirs, blobs) freed go back to the OS (monitor.ingest.malloc)
         self.store = Store.open(self.config.storage.url)
         profiles = profile_source.resolve(self.config, self.store, self.clock(),
                                           build=profile_source.build_in_child)

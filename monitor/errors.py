@@ -33,9 +33,5 @@ class StaleOwnerError(StoreError):
     """An offset compare-and-set failed: another owner moved the partition's offset first."""
 
 
-class DeliveryError(DriftdError):
-    """A webhook could not be delivered."""
-
-
 class SignatureError(DriftdError):
     """A webhook's ``X-Driftd-Signature`` is malformed, does not match its body, or is too old or too new."""

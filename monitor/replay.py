@@ -1,6 +1,6 @@
 """``driftd replay``: logged events through the daemon's own decode -> window -> judge path, without Kafka.
 
-The input is JSON lines of CONTRACT §1 messages: predictions, feature logs and labels mixed. Event
+The input is JSON lines of docs/input.md messages: predictions, feature logs and labels mixed. Event
 time is the replay's clock (the largest timestamp read so far), so lateness, idle close and label
 expiry behave as they did live. At the end of the input every open window closes.
 """
@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Hashable, Iterator
 
-from monitor import profiles as profile_source
-from monitor.alerts import KINDS, Alert
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.rules import KINDS, Alert
 from monitor.config import Config
-from monitor.decode import MIXED, Decoder
-from monitor.judge import performance_metrics
-from monitor.labels import Joined, LabelJoin
-from monitor.outbox import Outbox
-from monitor.pipeline import Fed, Pipeline
-from monitor.results import WindowResult
+from monitor.ingest.decode import MIXED, Decoder
+from monitor.judge.results import WindowResult
+from monitor.judge.verdict import judge_closed, performance_metrics
+from monitor.store import profiles as profile_source
 from monitor.store import Store
-from monitor.windows import ClosedWindow
+from monitor.windows.labels import Joined, LabelJoin
+from monitor.windows.pipeline import Fed, Pipeline
+from monitor.windows.tumbling import ClosedWindow
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class JoinedPairs:
 
 def _judge(pipeline: Pipeline, closed: list[ClosedWindow], into: list[tuple[Hashable, WindowResult]]) -> None:
     for window in closed:
-        into.append((window.key, pipeline.judge(window)))
+        into.append((window.key, judge_closed(window, pipeline.models[window.model])))
 
 
 def _decoder(config: Config, pipeline: Pipeline) -> Decoder:

@@ -1,4 +1,4 @@
-"""The configuration (CONTRACT §2): YAML -> frozen, validated dataclasses.
+"""The configuration (docs/configuration.md): YAML -> frozen, validated dataclasses.
 
 ``load_config`` reads a file; ``parse_config`` validates already-loaded data. Validation
 collects every problem as ``(key_path, message)`` and raises one ``ConfigError``; key paths

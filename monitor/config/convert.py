@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.config.durations import parse_duration
 from monitor.config.masking import Secret, _Masked, _MaskedFloat, _MaskedInt, _MaskedPath, _MaskedStr, redact
-from monitor.durations import parse_duration
 
 
 class _Invalid(Exception):

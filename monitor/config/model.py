@@ -40,7 +40,7 @@ TOPIC_FIELDS = {
     "features": ("model", "model_version", "prediction_id", "timestamp", "features"),
     "labels": ("model", "prediction_id", "timestamp", "label"),
 }
-"""The contract's field names per topic kind (CONTRACT §1); ``kafka.fields`` renames them."""
+"""The contract's field names per topic kind (docs/input.md); ``kafka.fields`` renames them."""
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_CLIENTS = ("kafka-python", "confluent")
 """``kafka.client``: kafka-python (the default) or confluent-kafka (librdkafka, the ``driftd[fast]`` extra)."""
@@ -65,17 +65,10 @@ class FieldsConfig:
     features: Mapping[str, str] = field(default_factory=FrozenMap)
     labels: Mapping[str, str] = field(default_factory=FrozenMap)
 
-    def for_topic(self, kind: str) -> dict[str, str]:
-        """Return contract name -> source name for every field of a topic kind (predictions|features|labels)."""
-        if kind not in TOPIC_FIELDS:
-            raise LookupError(f"unknown topic kind {kind!r}; expected one of {', '.join(TOPIC_FIELDS)}")
-        renamed: Mapping[str, str] = getattr(self, kind)
-        return {name: renamed.get(name, name) for name in TOPIC_FIELDS[kind]}
-
 
 @dataclass(frozen=True)
 class KafkaConfig:
-    """How to consume the topics of CONTRACT §1."""
+    """How to consume the topics of docs/input.md."""
 
     bootstrap_servers: str
     topics: TopicsConfig
@@ -122,7 +115,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    """The bounds of DESIGN guarantee 4."""
+    """The bounds on memory and storage (docs/configuration.md `limits`): each has a key, a default and a counter."""
 
     max_message_bytes: int = 1_048_576
     max_categories: int = 1000
@@ -177,10 +170,6 @@ class Bound:
     below: float | None = None
     above: float | None = None
 
-    def violated_by(self, value: float) -> bool:
-        """Return True when ``value`` crosses either bound."""
-        return (self.below is not None and value < self.below) or (self.above is not None and value > self.above)
-
 
 @dataclass(frozen=True)
 class PerformanceConfig:
@@ -219,7 +208,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """A retraining webhook (CONTRACT §5); header values are masked in ``repr``."""
+    """A retraining webhook (docs/webhooks.md); header values are masked in ``repr``."""
 
     name: str
     url: str

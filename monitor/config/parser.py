@@ -18,9 +18,9 @@ from monitor.config.model import (
     KAFKA_CLIENTS, SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS, Config,
     FieldsConfig, KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
 )
+from monitor.config.durations import format_duration
 from monitor.config.models import _ModelsParser
 from monitor.config.section import _convert_at, _Section
-from monitor.durations import format_duration
 
 _KAFKA_KEYS = tuple(name for name in KafkaConfig.__dataclass_fields__)
 _WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers", "params", "retry_initial",

@@ -20,7 +20,7 @@ from monitor.demo.show import HEADER, Console, alert_lines, clock, dashboards, d
 from monitor.demo.traffic import Traffic, create_topics
 from monitor.demo.workdir import prepare_workdir, write_config
 from monitor.errors import StoreError
-from monitor.results import WindowResult
+from monitor.judge.results import WindowResult
 
 
 class Demo:

@@ -39,7 +39,7 @@ class AlertReceiver:
 
     def receive(self, body: bytes, signature: str) -> int:
         """Verify, record and report one request; return the HTTP status to answer."""
-        from monitor.webhooks import verify
+        from monitor.alerts.webhooks import verify
 
         try:
             verify(self.secret, body, signature)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
 from monitor.demo.settings import PERFORMANCE_METRICS
-from monitor.results import WindowResult
+from monitor.judge.results import WindowResult
 
 _TESTS = ("ks", "chisquare")
 """Statistics whose threshold is a p-value (drift when below)."""

@@ -9,7 +9,7 @@ from collections import deque
 from typing import Any, Callable
 
 from monitor.demo.settings import LABEL_DELAY_S, LABEL_SHARE, TICK_S, TOPICS, DemoError, DemoOptions
-from monitor.synthetic import ChurnTraffic
+from monitor.demo.synthetic import ChurnTraffic
 
 
 def create_topics(bootstrap: str) -> None:

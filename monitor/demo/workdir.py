@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from monitor.demo.settings import ACCURACY_FLOOR, LABEL_SHARE, MODEL, PERFORMANCE_METRICS, TOPICS, DemoOptions
-from monitor.synthetic import ChurnTraffic, write_reference_csv
+from monitor.demo.synthetic import ChurnTraffic, write_reference_csv
 
 CONFIG = """\
 # Written by `driftd demo`; the daemon it ran: driftd run -c {path}

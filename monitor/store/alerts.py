@@ -1,8 +1,8 @@
 """The outbox: alerts written with the window that raised them, their deliveries and every attempt.
 
-DESIGN guarantee 2: an alert row commits in the checkpoint (or replay) transaction that judged
+At least once (README "The guarantees"): an alert row commits in the checkpoint (or replay) transaction that judged
 its window, together with one ``deliveries`` row per configured webhook; the dispatcher
-(``monitor.dispatcher``) claims due deliveries, posts them and records each attempt. A
+(``monitor.alerts.dispatcher``) claims due deliveries, posts them and records each attempt. A
 delivery is claimed by a compare-and-set that moves its ``next_attempt_at`` past the request's
 timeout: a dispatcher that dies after posting and before recording leaves the row due again
 once that lease runs out, so the alert is sent again with the same id (at least once).
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.alerts import Alert
 from monitor.store.core import StoreCore
 from monitor.store.records import json_safe
 from monitor.store.schema import alerts, deliveries, delivery_attempts
@@ -26,6 +25,23 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 """The states of one delivery."""
 
 _ERROR_LENGTH = 1024
+
+
+class AlertRow(Protocol):
+    """What the store writes of an alert (``monitor.alerts.rules.Alert`` is one): its id, window and payload."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def window_start(self) -> float: ...
+    @property
+    def window_end(self) -> float: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -37,11 +53,11 @@ class Delivery:
     attempts: int
     """Attempts made before this one."""
     body: str
-    """The alert's §5 payload as stored (JSON text)."""
+    """The alert's webhook payload (docs/webhooks.md) as stored (JSON text)."""
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The §5 payload as a dict."""
+        """The webhook payload (docs/webhooks.md) as a dict."""
         return dict(json.loads(self.body))
 
 
@@ -71,7 +87,7 @@ def encode_body(payload: Any) -> str:
 class AlertStore(StoreCore):
     """Alerts, deliveries and delivery attempts."""
 
-    def add_alert(self, alert: Alert, webhooks: Sequence[str], now: float, *, conn: Connection | None = None) -> bool:
+    def add_alert(self, alert: AlertRow, webhooks: Sequence[str], now: float, *, conn: Connection | None = None) -> bool:
         """Write ``alert`` and a pending delivery per webhook unless its id exists; True when it was new."""
         with self._writing(f"add_alert id={alert.id}", conn) as c:
             if c.execute(select(alerts.c.id).where(alerts.c.id == alert.id)).first() is not None:

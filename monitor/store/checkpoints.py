@@ -1,8 +1,8 @@
 """What a checkpoint writes besides results: partition offsets (compare-and-set), window, shard and model state.
 
 A daemon writes all of it together with the windows it closed in one ``Store.transaction()``
-and loads it back on start, so each event counts exactly once across restarts (DESIGN.md,
-"Guarantees" 1). Offsets move by compare-and-set: a stale owner of a partition, one that
+and loads it back on start, so each event counts exactly once across restarts (README,
+"The guarantees"). Offsets move by compare-and-set: a stale owner of a partition, one that
 missed a rebalance, fails with StaleOwnerError and its whole transaction rolls back.
 """
 

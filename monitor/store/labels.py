@@ -3,7 +3,7 @@
 A prediction waits in ``pending_predictions`` and a label in ``pending_labels`` until the
 other half of its ``(model, prediction_id)`` arrives; ``join_labels`` then moves the pair
 into ``window_labels`` in the caller's transaction (the pairs a window's performance is computed from). Pending rows
-expire after a TTL and are bounded in number, oldest first (DESIGN.md, "Guarantees" 4).
+expire after a TTL and are bounded in number, oldest first (README "The guarantees": bounded memory).
 Prediction and label values are stored as one-element JSON arrays ``[value]``: numbers,
 strings, bools and None come back exactly (a float stays a float, 1 stays 1); NaN and
 infinities are stored as None.
@@ -17,7 +17,6 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Double,
     String,
     Table,
     any_,
@@ -131,13 +130,6 @@ class LabelStore(StoreCore):
         with self._reading("window_label_pairs", conn) as c:
             rows = c.execute(stmt).all()
         return [_unbox(row.prediction) for row in rows], [_unbox(row.label) for row in rows]
-
-    def delete_window_labels(self, model: str, before_key: float, *, conn: Connection | None = None) -> int:
-        """Delete ``model``'s joined pairs of windows keyed before ``before_key``; return how many (retention)."""
-        w = window_labels.c
-        stmt = delete(window_labels).where(w.model == model, w.window_key < float(before_key))
-        with self._writing(f"delete_window_labels model={model}", conn) as c:
-            return int(c.execute(stmt).rowcount)
 
     def expire_pending(self, cutoff: float, *, conn: Connection | None = None) -> dict[str, int]:
         """Delete pending predictions and labels that arrived at or before ``cutoff``; return counts per model."""

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from sqlalchemy import ColumnElement, Connection, CursorResult, RowMapping, Table, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.results import FeatureResult, Reason, WindowResult
+from monitor.judge.results import FeatureResult, Reason, WindowResult
 from monitor.store.records import from_column, json_safe, to_column
 from monitor.store.schema import feature_statistics, window_features, window_reasons, windows
 

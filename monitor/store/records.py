@@ -25,7 +25,7 @@ class ProfileRecord:
 
     @property
     def id(self) -> str:
-        """The profile's public name, ``model@version`` (CONTRACT §5 ``reference.id``)."""
+        """The profile's public name, ``model@version`` (docs/webhooks.md ``reference.id``)."""
         return f"{self.model}@{self.version}"
 
 

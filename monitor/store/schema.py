@@ -253,7 +253,7 @@ alerts = Table(
 """The outbox: one row per alert, written in the transaction that judged its window.
 
 ``id`` is deterministic (``kind:model:start:end``), so judging a window again adds nothing.
-``body`` is the §5 payload as JSON text, fixed when the alert is raised: every delivery of an
+``body`` is the webhook payload (docs/webhooks.md) as JSON text, fixed when the alert is raised: every delivery of an
 alert sends the same bytes.
 """
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, union
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from monitor.errors import StoreError
-from monitor.results import WindowResult
+from monitor.judge.results import WindowResult
 from monitor.store.alerts import AlertStore
 from monitor.store.checkpoints import CheckpointStore
 from monitor.store.labels import LabelStore

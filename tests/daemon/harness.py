@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.kafka import free_port
+from tests.fixtures.paths import ROOT
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["DaemonProcess", "encode", "free_port", "metric_values", "wait_for", "write_config"]
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, every_s: float = 0.2) -> object:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
 import pytest
 
+from monitor.alerts.webhooks import verify
+from monitor.demo.synthetic import ChurnTraffic, write_reference_csv
 from monitor.store import Store
-from monitor.synthetic import ChurnTraffic, write_reference_csv
-from monitor.webhooks import verify
 from tests.daemon.harness import DaemonProcess, free_port, metric_values, wait_for, write_config
 from tests.fixtures.receiver import Receiver
 
@@ -42,7 +41,7 @@ def start(kafka_broker, tmp_path, store_url, receiver: Receiver, *, labels: bool
         group=f"g-{suffix}", port=port, reference=reference, session_timeout_ms=3000,
         performance="{metrics: [accuracy], min_labels: 50, label_ttl: 1h, rules: {accuracy: {below: 0.6}}}",
         alerts="{consecutive_windows: 1, webhooks: [retrain]}",
-        webhooks=f"{{retrain: {{url: '{receiver.url}', secret: {SECRET}, timeout: 2s, max_attempts: 100, {retry}}}}}",
+        webhooks=f"{{retrain: {{url: '{receiver.url}/hook', secret: {SECRET}, timeout: 2s, max_attempts: 100, {retry}}}}}",
     )
     messages = list(ChurnTraffic().messages(START, 4 * 3600, 0.1, drift_at=START + 2 * 3600, label_delay_s=60))
     predictions = [m for m in messages if "features" in m]
@@ -100,15 +99,14 @@ def test_a_receiver_down_for_a_minute_gets_every_alert_once(kafka_broker, tmp_pa
 
 
 def test_killed_between_sending_and_recording_the_alert_is_sent_again(kafka_broker, tmp_path, store_url):
-    receiver = Receiver(hold=threading.Event()).start()
+    receiver = Receiver(hold=True).start()
     daemon, setup = start(kafka_broker, tmp_path, store_url, receiver, labels=False)
     try:
         daemon.wait_ready(90)
         wait_for(receiver.held.is_set, 120, f"the first alert posted\n{daemon.tail()}")
         first = receiver.ids()[0]
         daemon.kill()                                  # kill -9 while the request is in flight
-        held, receiver.hold = receiver.hold, None
-        held.set()
+        receiver.release()
         with Store.open(store_url) as store:
             [stored] = [a for a in store.list_alerts("churn") if a.id == first]
             assert stored.state == "pending" and store.list_attempts(first) == []

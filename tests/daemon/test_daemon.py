@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+from monitor.demo.synthetic import ChurnTraffic, write_reference_csv
 from monitor.store import Store
-from monitor.synthetic import ChurnTraffic, write_reference_csv
 from tests.daemon.harness import DaemonProcess, free_port, metric_values, wait_for, write_config
 
 START = 1763798400.0  # 2025-11-22T08:00:00Z

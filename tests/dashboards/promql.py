@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+from tests.fixtures.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "dashboards"
 DASHBOARD_FILES = ("driftd-overview.json", "driftd-model.json")
 RULES = DASHBOARDS / "driftd-rules.yml"
 RULES_TEST = DASHBOARDS / "driftd-rules.test.yml"
 
 CONTRACT_METRICS = frozenset({
-    # CONTRACT §4, as exposed (counters with their _total suffix)
+    # docs/metrics.md, as exposed (counters with their _total suffix)
     "driftd_feature_drift", "driftd_feature_drift_pvalue", "driftd_feature_drifted", "driftd_feature_missing_ratio",
     "driftd_model_drift_share", "driftd_model_drifted", "driftd_prediction_drift", "driftd_model_performance",
     "driftd_window_events", "driftd_window_end_timestamp_seconds", "driftd_events_consumed_total",

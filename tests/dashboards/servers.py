@@ -1,16 +1,14 @@
-"""A real Prometheus server for the dashboard tests, and a tiny webhook receiver for the daemon to call."""
+"""A real Prometheus server for the dashboard tests (the webhook receiver is tests.fixtures.receiver)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -89,35 +87,3 @@ class PrometheusServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-
-class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 that answers 200 to every POST and keeps the bodies."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
-
-    def start(self) -> "WebhookReceiver":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)

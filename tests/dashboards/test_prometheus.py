@@ -17,10 +17,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from monitor.synthetic import ChurnTraffic, write_reference_csv
+from monitor.demo.synthetic import ChurnTraffic, write_reference_csv
 from tests.daemon.harness import DaemonProcess, free_port, wait_for, write_config
 from tests.dashboards.promql import DASHBOARD_FILES, RULES, load_dashboard, panel_queries, promtool
-from tests.dashboards.servers import PrometheusServer, WebhookReceiver
+from tests.dashboards.servers import PrometheusServer
+from tests.fixtures.receiver import Receiver
 
 START = 1763798400.0  # 2025-11-22T08:00:00Z
 MODEL = "churn"
@@ -42,7 +43,7 @@ def all_panel_queries() -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[tuple[DaemonProcess, PrometheusServer, WebhookReceiver, dict[str, str]]]:
+def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[tuple[DaemonProcess, PrometheusServer, Receiver, dict[str, str]]]:
     """Broker topics with drifting traffic, a webhook receiver, the daemon, and Prometheus scraping it."""
     suffix = uuid.uuid4().hex[:8]
     topics = {"predictions": f"preds-{suffix}", "labels": f"labels-{suffix}"}
@@ -50,7 +51,7 @@ def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Pr
     kafka_broker.create_topic(topics["labels"], partitions=1)
     reference = tmp_path / "reference.csv"
     write_reference_csv(str(reference), ChurnTraffic(), 3000)
-    receiver = WebhookReceiver().start()
+    receiver = Receiver().start()
     port = free_port()
     config = write_config(
         tmp_path / "driftd.yaml", bootstrap=kafka_broker.bootstrap, topics=topics,
@@ -59,7 +60,7 @@ def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Pr
         limits="{max_pending_labels: 200}")   # small, so pending label joins expire (counted) in the test
     with open(config, "a") as f:              # the model's alerts go to a webhook: the delivery panels get data
         f.write(f"    alerts: {{webhooks: [retrain]}}\n"
-                f"webhooks:\n  retrain: {{url: 'http://127.0.0.1:{receiver.port}/hook'}}\n")
+                f"webhooks:\n  retrain: {{url: '{receiver.url}/hook'}}\n")
 
     messages = list(ChurnTraffic().messages(START, 3 * 3600, 0.1, drift_at=START + 3600, label_delay_s=60))
     predictions = [json.dumps(m).encode() for m in messages if "features" in m]

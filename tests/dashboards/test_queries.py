@@ -1,4 +1,4 @@
-"""Every PromQL expression of the dashboards and the rules uses only the metrics of CONTRACT §4."""
+"""Every PromQL expression of the dashboards and the rules uses only the metrics of docs/metrics.md."""
 
 from __future__ import annotations
 

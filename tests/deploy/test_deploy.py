@@ -30,8 +30,8 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
+from tests.fixtures.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -381,7 +381,7 @@ def test_dockerfile_copies_only_what_exists_and_is_not_ignored():
 def healthz_server() -> Iterator[str]:
     from prometheus_client import CollectorRegistry
 
-    from monitor.http import HttpServer
+    from monitor.export.http import HttpServer
 
     server = HttpServer("127.0.0.1", 0, CollectorRegistry(), healthy=lambda: True, ready=lambda: False)
     server.start()

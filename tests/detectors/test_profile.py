@@ -11,7 +11,7 @@ from detectors.serial import SerialError
 
 
 def contract_edges(ref: np.ndarray, bins: int = 10) -> np.ndarray:
-    """CONTRACT §3, literally."""
+    """docs/statistics.md, literally."""
     return np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
 
 

@@ -1,6 +1,6 @@
-"""PSI against an independent per-row implementation of CONTRACT §3, on counts binned from raw values.
+"""PSI against an independent per-row implementation of docs/statistics.md, on counts binned from raw values.
 
-The helpers here bin raw values exactly as CONTRACT §3 says (numpy only, no driftd code), and are
+The helpers here bin raw values exactly as docs/statistics.md says (numpy only, no driftd code), and are
 shared by the JS, chi-square and property tests.
 """
 
@@ -17,7 +17,7 @@ RTOL, ATOL = 1e-9, 1e-12
 FLOOR = 1e-4
 
 
-# -- CONTRACT §3 binning, from raw values ---------------------------------------------------------
+# -- docs/statistics.md binning, from raw values ---------------------------------------------------------
 
 def numeric_rows(pairs: Sequence[tuple[np.ndarray, np.ndarray]], bins: int = 10,
                  width: int | None = None) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -97,7 +97,7 @@ def mixed_pairs(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 # -- the contract's PSI, per row ------------------------------------------------------------------
 
 def contract_psi(ref_row: np.ndarray, cur_row: np.ndarray, floor: float = FLOOR) -> float:
-    """CONTRACT §3: proportions over all bins, below 1e-4 raised to 1e-4, sum((c - r) ln(c / r))."""
+    """docs/statistics.md: proportions over all bins, below 1e-4 raised to 1e-4, sum((c - r) ln(c / r))."""
     ref_row, cur_row = ref_row.astype(float), cur_row.astype(float)
     if ref_row.sum() == 0 or cur_row.sum() == 0:
         return float("nan")

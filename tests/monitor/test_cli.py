@@ -6,11 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from monitor.cli import main
+from tests.fixtures.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DRIFTD = [sys.executable, "-m", "monitor.cli"]
 
 

@@ -17,8 +17,8 @@ from detectors.layout import Column, Layout
 from detectors.summary import WindowSummary
 from monitor.config import parse_config
 from monitor.daemon import Daemon, Timing
-from monitor.source import KafkaSourceError
-from monitor.windows import TimeWindows
+from monitor.ingest.source import KafkaSourceError
+from monitor.windows.tumbling import TimeWindows
 
 LAYOUT = Layout((Column("x", "numeric", np.array([0.0])),))
 

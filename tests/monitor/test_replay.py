@@ -14,8 +14,8 @@ from scipy.spatial import distance
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.store import Store
+from tests.fixtures.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "config" / "sample.yaml"
 EVENTS = ROOT / "config" / "data" / "churn_events.jsonl"
 REFERENCE = ROOT / "config" / "data" / "churn_reference.csv"
@@ -71,7 +71,7 @@ def events_by_hour() -> dict[float, list[dict]]:
 
 
 def contract_psi(ref: np.ndarray, cur: np.ndarray) -> float:
-    """CONTRACT §3 PSI, written out independently: decile edges, missing bin, 1e-4 floor."""
+    """docs/statistics.md PSI, written out independently: decile edges, missing bin, 1e-4 floor."""
     ref_ok, cur_ok = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     edges = np.unique(np.quantile(ref_ok, np.linspace(0, 1, 11))[1:-1])
     r = np.append(np.bincount(np.searchsorted(edges, ref_ok, side="right"), minlength=edges.size + 1), ref.size - ref_ok.size)

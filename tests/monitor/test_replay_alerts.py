@@ -12,8 +12,9 @@ import pytest
 from monitor.config import load_config
 from monitor.replay import replay
 from monitor.store import Store
+from tests.fixtures.paths import ROOT
 
-DATA = Path(__file__).resolve().parents[2] / "config" / "data"
+DATA = ROOT / "config" / "data"
 # the sample drifts from 11:00; windows 11:00, 12:00 and 13:00 drift
 DRIFTED_ENDS = ["2025-11-22T12:00:00Z", "2025-11-22T13:00:00Z", "2025-11-22T14:00:00Z"]
 

@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from monitor.alerts import Alert
+from monitor.alerts.rules import Alert
 from monitor.store import Store
 from monitor.store.alerts import DELIVERED, FAILED, PENDING
 

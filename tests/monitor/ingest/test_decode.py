@@ -1,0 +1,142 @@
+"""Decoding batches: good messages become columns, every bad one is rejected with its reason."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.ingest.columns import categorical_column, numeric_column
+from monitor.ingest.decode import LABELS, MIXED, PREDICTIONS, Decoder
+
+MODELS = {"churn": ("age", "plan")}
+
+
+def msg(**fields) -> bytes:
+    base = {"model": "churn", "timestamp": 1763800000.25, "features": {"age": 41.0, "plan": "gold"},
+            "prediction": 0.8, "prediction_id": "a"}
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not ...}).encode()
+
+
+def test_clean_batch_decodes_to_columns():
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(), msg(features={"age": None, "other": 1}, prediction_id="b")])
+    r = out.records
+    assert not out.rejections and len(r) == 2
+    assert r.features == {"age": [41.0, None], "plan": ["gold", None]}
+    assert r.prediction_id == ["a", "b"] and r.timestamp.tolist() == [1763800000.25] * 2
+    assert r.index.tolist() == [0, 1] and list(r.kind) == [PREDICTIONS, PREDICTIONS]
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"{not json", "not_json"),
+    (b"", "not_json"),
+    (b"[1, 2]", "not_object"),
+    (b'"text"', "not_object"),
+    (msg(model=...), "missing_field"),
+    (msg(timestamp=...), "missing_field"),
+    (msg(prediction=...), "missing_field"),
+    (msg(model=3), "bad_type"),
+    (msg(timestamp=True), "bad_type"),
+    (msg(features=[1, 2]), "bad_type"),
+    (msg(features={"age": {"nested": 1}}), "bad_type"),
+    (msg(timestamp="yesterday"), "bad_timestamp"),
+    (msg(timestamp="2025-11-22T08:00:00"), "bad_timestamp"),  # RFC 3339 needs an offset
+    (msg(model="unknown"), "unknown_model"),
+])
+def test_every_bad_message_gets_its_reason_and_the_rest_go_on(raw, reason):
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(prediction_id="ok1"), raw, msg(prediction_id="ok2")])
+    assert [(r.index, r.reason) for r in out.rejections] == [(1, reason)]
+    assert out.records.prediction_id == ["ok1", "ok2"] and out.records.index.tolist() == [0, 2]
+
+
+def test_oversized_and_null_messages_are_rejected_unparsed():
+    d = Decoder(PREDICTIONS, {}, MODELS, max_message_bytes=200)
+    out = d.decode([msg(), msg(features={"age": 1.0, "plan": "x" * 300}), None])
+    assert [(r.index, r.reason) for r in out.rejections] == [(1, "oversized"), (2, "not_json")]
+    assert len(out.records) == 1
+
+
+def test_python_nan_and_infinity_are_missing_values_not_errors():
+    raw = b'{"model": "churn", "timestamp": 1.0, "features": {"age": NaN, "plan": "gold"}, "prediction": Infinity}'
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([raw])
+    assert not out.rejections
+    assert np.isnan(out.records.features["age"][0])
+
+
+def test_rfc3339_timestamps_with_offset():
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(timestamp="2025-11-22T09:00:00+01:00"),
+                                                   msg(timestamp="2025-11-22T08:00:00.5Z")])
+    assert out.records.timestamp.tolist() == [1763798400.0, 1763798400.5]
+
+
+def test_field_names_are_remapped_per_topic():
+    raw = json.dumps({"svc": "churn", "ts": 5, "inputs": {"age": 3}, "score": 0.1, "id": 7}).encode()
+    fields = {"model": "svc", "timestamp": "ts", "features": "inputs", "prediction": "score", "prediction_id": "id"}
+    out = Decoder(PREDICTIONS, fields, MODELS).decode([raw])
+    assert not out.rejections
+    assert out.records.features["age"] == [3.0] and out.records.prediction_id == ["7"]
+
+
+def test_labels_need_prediction_id_and_label():
+    d = Decoder(LABELS, {}, MODELS)
+    good = b'{"model": "churn", "prediction_id": "a", "timestamp": 5, "label": 1}'
+    out = d.decode([good, b'{"model": "churn", "timestamp": 5, "label": 1}', b'{"model": "churn", "prediction_id": "a", "timestamp": 5}'])
+    assert [r.reason for r in out.rejections] == ["missing_field", "missing_field"]
+    assert out.records.label == [1.0]
+
+
+def test_mixed_input_tells_kinds_apart():
+    lines = [msg(), msg(prediction=...), b'{"model": "churn", "prediction_id": "a", "timestamp": 9, "label": 0}']
+    out = Decoder(MIXED, {}, MODELS).decode(lines)
+    assert list(out.records.kind) == ["predictions", "features", "labels"]
+
+
+def test_unknown_feature_names_decode_as_free_mappings():
+    out = Decoder(PREDICTIONS, {}, {"churn": None}).decode([msg(features={"new": 1, "plan": "x"})])
+    assert out.records.extra_features == [{"new": 1, "plan": "x"}]
+
+
+def test_fast_path_and_one_by_one_agree():
+    good = [msg(prediction_id=str(i), features={"age": float(i), "plan": "p"}) for i in range(50)]
+    d = Decoder(PREDICTIONS, {}, MODELS)
+    fast = d.decode(good).records
+    slow = d.decode(good + [b"bad"]).records  # one bad message sends the batch one by one
+    assert fast.prediction_id == slow.prediction_id and fast.features == slow.features
+    np.testing.assert_array_equal(fast.timestamp, slow.timestamp)
+
+
+def test_prediction_ids_longer_than_the_store_keeps_are_rejected():
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(prediction_id="x" * 256), msg(prediction_id="y" * 255)])
+    assert [(r.index, r.reason) for r in out.rejections] == [(0, "bad_id")]
+    assert out.records.prediction_id == ["y" * 255]
+
+
+_FEATURE_VALUE = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6), st.none(),
+                           st.booleans(), st.sampled_from(["2.5", "-1", "gold", "", "1e3"]), st.just(...))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({name: _FEATURE_VALUE for name in ("a", "b", "c", "d")}), max_size=20),
+       st.sampled_from(["aaaa", "naaa", "nnna", "nnnn", "ncnc", "cnnn"]))
+def test_typed_columns_equal_converting_the_raw_ones(rows, kinds_code):
+    """Numeric features converted as one matrix (or column by column when that fails) equal numeric_column of the raw values."""
+    names = ("a", "b", "c", "d")
+    kinds = {n: {"n": "numeric", "c": "categorical"}[k] for n, k in zip(names, kinds_code) if k != "a"}
+    batch = [msg(prediction_id=str(i), features={k: v for k, v in row.items() if v is not ...})
+             for i, row in enumerate(rows)]
+    raw = Decoder(PREDICTIONS, {}, {"churn": names}).decode(batch).records
+    typed = Decoder(PREDICTIONS, {}, {"churn": names}, kinds=kinds).decode(batch).records
+    assert list(typed.features) == list(names)
+    for name in names:
+        column, expected = typed.features[name], raw.features[name]
+        if kinds.get(name) == "numeric":
+            assert column.dtype == np.float64 and column.flags.c_contiguous
+            np.testing.assert_array_equal(column, numeric_column(expected))
+        elif kinds.get(name) == "categorical":
+            assert column.tolist() == categorical_column(expected).tolist()
+        else:
+            assert column == expected
