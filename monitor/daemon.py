@@ -259,6 +259,8 @@ class Daemon:
     def _process(self, batch: PartitionBatch, decoded: Decoded) -> None:
         assert self.pipeline is not None
         kind = self.topic_kinds[batch.topic]
+        shard, now = f"{batch.topic}:{batch.partition}", self.clock()
+        decoded = decoded.reject_future(self.latest_event_times(now))
         self.metrics.consumed(batch.topic, len(batch.values))
         for reason, count in decoded.rejected_by_reason().items():
             self.metrics.rejected(batch.topic, reason, count)
@@ -269,7 +271,6 @@ class Daemon:
                 self.dead_letters.send(batch.values[rejection.index], reason=rejection.reason, topic=batch.topic,
                                        partition=batch.partition, offset=batch.offsets[rejection.index])
         names_before = self.pipeline.feature_names()
-        shard, now = f"{batch.topic}:{batch.partition}", self.clock()
         fed = self.pipeline.feed(decoded.records, shard=shard, now=now)
         if kind != LABELS and len(decoded.records):
             newest = float(decoded.records.timestamp.max())
@@ -282,6 +283,11 @@ class Daemon:
                          join_labels=self.kafka.topics.labels is not None)
         if self.pipeline.feature_names() != names_before:
             self._build_decoders()
+
+    def latest_event_times(self, now: float) -> dict[str, float]:
+        """Per model with time windows, the latest event time accepted at wall-clock ``now``."""
+        return {model.name: now + model.window.max_future_s for model in self.config.models
+                if model.window.size_s is not None}
 
     def _checkpoint_due(self) -> bool:
         return self.checkpoint_requested or self.pending.rows >= self.timing.checkpoint_rows or bool(
@@ -462,18 +468,19 @@ class Daemon:
     def _build_decoders(self) -> None:
         assert self.pipeline is not None
         names = self.pipeline.feature_names()
-        kinds = self.pipeline.feature_kinds()
+        typed: dict[str, Any] = {"kinds": self.pipeline.feature_kinds(),
+                                 "max_value_length": self.config.limits.max_value_length}
         fields = self.kafka.fields
         limit = self.config.limits.max_message_bytes
         topics = self.kafka.topics
         self.topic_kinds = {topics.predictions: PREDICTIONS}
-        self.decoders = {PREDICTIONS: Decoder(PREDICTIONS, dict(fields.predictions), names, limit, kinds=kinds)}
+        self.decoders = {PREDICTIONS: Decoder(PREDICTIONS, dict(fields.predictions), names, limit, **typed)}
         if topics.features:
             self.topic_kinds[topics.features] = FEATURES
-            self.decoders[FEATURES] = Decoder(FEATURES, dict(fields.features), names, limit, kinds=kinds)
+            self.decoders[FEATURES] = Decoder(FEATURES, dict(fields.features), names, limit, **typed)
         if topics.labels:
             self.topic_kinds[topics.labels] = LABELS
-            self.decoders[LABELS] = Decoder(LABELS, dict(fields.labels), names, limit, kinds=kinds)
+            self.decoders[LABELS] = Decoder(LABELS, dict(fields.labels), names, limit, **typed)
         if self.decoding is not None:
             self.decoding.configure(self.decoders)
 

@@ -204,4 +204,4 @@ def _decoder(config: Config, pipeline: Pipeline) -> Decoder:
     mapping = dict(fields.predictions) if fields is not None else {}
     label_field = fields.labels.get("label", "label") if fields is not None else "label"
     return Decoder(MIXED, mapping, pipeline.feature_names(), config.limits.max_message_bytes, label_field=label_field,
-                   kinds=pipeline.feature_kinds())
+                   kinds=pipeline.feature_kinds(), max_value_length=config.limits.max_value_length)

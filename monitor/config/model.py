@@ -121,6 +121,7 @@ class LimitsConfig:
     max_categories: int = 1000
     max_pending_labels: int = 1_000_000
     max_metric_series: int = 50_000
+    max_value_length: int = 1024
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ class WindowConfig:
     allowed_lateness_s: float = 0.0
     min_events: int = 100
     idle_close_s: float | None = None
+    max_future_s: float = 3600.0
+    """How far ahead of the daemon's wall clock an event may be dated (farther: ``future_timestamp``)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from monitor.config.model import (
 from monitor.config.section import _convert_at, _Section
 
 _MODEL_KEYS = ("name", "task", "reference", "features", "window", "drift", "performance", "alerts")
-_WINDOW_KEYS = ("size", "events", "allowed_lateness", "min_events", "idle_close")
+_WINDOW_KEYS = ("size", "events", "allowed_lateness", "min_events", "idle_close", "max_future")
 _DRIFT_KEYS = ("statistics", "rules", "drift_share", "critical_features", "bins", "sample_size")
 _PERFORMANCE_KEYS = ("metrics", "threshold", "label_ttl", "min_labels", "rules", "positive_label")
 _COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -103,8 +103,9 @@ class _ModelsParser:
         size = sec.get("size", _duration())
         events = sec.get("events", _count)
         by_count = sec.has("events") and not sec.has("size")
-        if by_count and sec.has("allowed_lateness"):
-            sec.add("allowed_lateness", "only applies to time windows (window.size)")
+        for key in ("allowed_lateness", "max_future"):
+            if by_count and sec.has(key):
+                sec.add(key, "only applies to time windows (window.size)")
         min_events = sec.get("min_events", _count, min(100, events) if by_count and events else 100)
         if by_count and events and min_events > events:
             sec.add("min_events", f"{_plain(min_events)} is more than window.events ({_plain(events)}): "
@@ -115,6 +116,7 @@ class _ModelsParser:
             allowed_lateness_s=sec.get("allowed_lateness", _duration(allow_zero=True), 0.0),
             min_events=min_events,
             idle_close_s=sec.get("idle_close", _duration(), size),
+            max_future_s=sec.get("max_future", _duration(), WindowConfig.max_future_s),
         )
 
     def drift(self, sec: _Section, features: tuple[FeatureConfig, ...] | None) -> DriftConfig:

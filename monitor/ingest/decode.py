@@ -27,8 +27,14 @@ from monitor.ingest.columns import categorical_column, numeric_column
 PREDICTIONS, FEATURES, LABELS, MIXED = "predictions", "features", "labels", "mixed"
 KINDS = (PREDICTIONS, FEATURES, LABELS, MIXED)
 REASONS = ("not_json", "not_object", "bad_type", "missing_field", "bad_timestamp", "unknown_model", "oversized",
-           "bad_id")
+           "bad_id", "too_deep", "oversized_value", "future_timestamp")
 """Every reason a message can be rejected for (the ``reason`` label of driftd_events_rejected_total)."""
+
+MIN_TIMESTAMP = -62_135_596_800.0
+"""0001-01-01T00:00:00Z: the earliest event time a window can be stored and printed with."""
+MAX_TIMESTAMP = 253_370_764_800.0
+"""9999-01-01T00:00:00Z: the latest event time accepted, a year short of what RFC 3339 can print, so that
+the window holding it (up to a year long) can still be printed."""
 
 MAX_ID_LENGTH = 255
 """Longest prediction id accepted (the store's key length)."""
@@ -95,6 +101,32 @@ class Decoded:
         """Rejections counted by reason."""
         return Counter(r.reason for r in self.rejections)
 
+    def reject_future(self, latest: Mapping[str, float]) -> "Decoded":
+        """Reject as ``future_timestamp`` each record dated after its model's ``latest`` event time.
+
+        The daemon passes its wall clock plus each model's ``window.max_future``, so one event from a
+        producer with a broken clock never moves a watermark. Models not named are not checked.
+
+        >>> d = Decoder("predictions", {}, {"m": ("x",)})
+        >>> out = d.decode([b'{"model": "m", "timestamp": %d, "prediction": 1}' % t for t in (10, 99)])
+        >>> later = out.reject_future({"m": 50.0})
+        >>> later.records.timestamp.tolist(), [(r.index, r.reason) for r in later.rejections]
+        ([10.0], [(1, 'future_timestamp')])
+        """
+        records = self.records
+        if not len(records) or not latest or float(records.timestamp.max()) <= min(latest.values()):
+            return self
+        future = np.zeros(len(records), dtype=bool)
+        for model, cutoff in latest.items():
+            future |= (records.timestamp > cutoff) & (records.model == model)
+        if not future.any():
+            return self
+        rejected = [Rejection(int(records.index[i]), "future_timestamp",
+                              f"timestamp {records.timestamp[i]!r} is more than window.max_future ahead of the "
+                              f"daemon's clock ({latest[records.model[i]]!r} at most)")
+                    for i in np.flatnonzero(future).tolist()]
+        return Decoded(records.take(np.flatnonzero(~future)), sorted(self.rejections + rejected, key=lambda r: r.index))
+
 
 class Decoder:
     """Decodes batches of one topic kind, with the topic's field renaming, for the configured models.
@@ -115,6 +147,9 @@ class Decoder:
     kinds
         Feature name -> ``numeric`` or ``categorical``: those columns come back typed (float64 with
         NaN for missing, or normalised category strings), so the work is done where decoding runs.
+    max_value_length
+        A message with a text value longer than this (in characters: a category, the prediction,
+        the label, the model version) is rejected as ``oversized_value``.
 
     Examples
     --------
@@ -126,13 +161,15 @@ class Decoder:
 
     def __init__(self, kind: str, fields: Mapping[str, str], models: Mapping[str, Sequence[str] | None],
                  max_message_bytes: int = 1_048_576, label_field: str = "label",
-                 kinds: Mapping[str, str] | None = None) -> None:
+                 kinds: Mapping[str, str] | None = None, max_value_length: int = 1024) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
         unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
         if unknown:
             raise ValueError(f"fields: unknown contract fields {unknown}; valid: {', '.join(CONTRACT_FIELDS)}")
-        self._args = (kind, dict(fields), dict(models), max_message_bytes, label_field, dict(kinds or {}))
+        self._args = (kind, dict(fields), dict(models), max_message_bytes, label_field, dict(kinds or {}),
+                      max_value_length)
+        self.max_value_length = max_value_length
         self.kind = kind
         self.models = dict(models)
         self.max_message_bytes = max_message_bytes
@@ -183,11 +220,16 @@ class Decoder:
         rejections: list[Rejection] = []
         if values and None not in values and max(map(len, values)) <= self.max_message_bytes:  # type: ignore[arg-type]
             try:
-                events = self._many.decode(b"[" + b",".join(values) + b"]")  # type: ignore[arg-type]
+                joined = b"[" + b",".join(values) + b"]"  # type: ignore[arg-type]
+                if not joined.isascii():
+                    _utf8(joined)
+                if _maybe_surrogate(joined):  # msgspec reads lone surrogates unevenly: check those one by one
+                    raise UnicodeDecodeError("utf-8", b"", 0, 1, "surrogate escapes")
+                events = self._many.decode(joined)
                 positions = list(range(len(values)))
                 if len(events) != len(values):  # a message held more than one JSON value: go one by one
                     events, positions = [], []
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
                 events, positions = [], []
         if not positions and values:
             for i, raw in enumerate(values):
@@ -205,23 +247,40 @@ class Decoder:
             rejections.append(Rejection(i, "oversized", f"{len(raw)} bytes > max_message_bytes={self.max_message_bytes}"))
             return None
         try:
+            if not raw.isascii():
+                _utf8(raw)
+            if _maybe_surrogate(raw) and _lone_surrogate(raw):
+                rejections.append(Rejection(i, "not_json", "a string that is not valid Unicode (a lone surrogate)"))
+                return None
             return self._one.decode(raw)
-        except msgspec.ValidationError as exc:
-            rejections.append(Rejection(i, _reason_of(str(exc)), str(exc)))
+        except UnicodeDecodeError as exc:
+            rejections.append(Rejection(i, "not_json", f"not UTF-8: {exc}"))
+            return None
+        except msgspec.ValidationError as exc:  # found while parsing: the rest may not even be JSON
+            rejections.append(_invalid(i, raw, exc))
             return None
         except msgspec.DecodeError as exc:
             return self._decode_lenient(i, raw, exc, rejections)
+        except RecursionError:  # the parser's nesting bound (the interpreter's recursion limit)
+            rejections.append(Rejection(i, "too_deep", _TOO_DEEP))
+            return None
 
     def _decode_lenient(self, i: int, raw: bytes, exc: Exception, rejections: list[Rejection]) -> Any:
         try:  # Python's json writes NaN and Infinity; read them, then convert (they become missing values)
-            obj = json.loads(raw)
+            obj = json.loads(raw, parse_float=float if self._free_features else _float_or_overflow)
         except (ValueError, UnicodeDecodeError):
             rejections.append(Rejection(i, "not_json", str(exc)))
+            return None
+        except RecursionError:
+            rejections.append(Rejection(i, "too_deep", _TOO_DEEP))
             return None
         try:
             return msgspec.convert(obj, self._struct, from_attributes=False, str_keys=True)
         except msgspec.ValidationError as err:
             rejections.append(Rejection(i, _reason_of(str(err)), str(err)))
+            return None
+        except RecursionError:
+            rejections.append(Rejection(i, "too_deep", _TOO_DEEP))
             return None
 
     def _columns(self, events: list[Any], positions: list[int], rejections: list[Rejection]) -> Records:
@@ -249,7 +308,8 @@ class Decoder:
             known |= model == name
         unknown = ~missing & ~known
         bad_time = ~missing & ~unknown & bad_stamp
-        long_id = _long_ids(pid) & ~missing & ~unknown & ~bad_time
+        pid_text = _objects(_texts(pid))  # a number id is as long as its digits
+        long_id = _too_long(pid_text, MAX_ID_LENGTH) & ~missing & ~unknown & ~bad_time
         for i in np.flatnonzero(missing | unknown | bad_time).tolist():
             rejections.append(self._rejection(positions[i], events[i], kind[i], bool(unknown[i])))
         for i in np.flatnonzero(long_id).tolist():
@@ -270,10 +330,32 @@ class Decoder:
                 feats[no_features] = self._empty_features
             columns = self._feature_columns(feats.tolist())
         index = np.asarray(positions, dtype=np.int64)
-        return Records(
+        records = Records(
             index=pick(index), kind=pick(kind), model=pick(model), timestamp=pick(stamps),
-            prediction_id=_texts(pick(pid)), model_version=_texts(pick(_objects(list(map(_GET["model_version"], events))))),
+            prediction_id=pick(pid_text).tolist(), model_version=_texts(pick(_objects(list(map(_GET["model_version"], events))))),
             features=columns, prediction=_values(pick(prediction)), label=_values(pick(label)), extra_features=extra)
+        return self._without_long_values(records, rejections)
+
+    def _without_long_values(self, records: Records, rejections: list[Rejection]) -> Records:
+        """Reject the rows holding a text value longer than ``max_value_length`` (one pass per column)."""
+        columns: list[tuple[str, Sequence[Any]]] = [
+            ("prediction", records.prediction), ("label", records.label), ("model_version", records.model_version)]
+        columns += [(f"features.{name}", col) for name, col in records.features.items()
+                    if not isinstance(col, np.ndarray) or col.dtype == object]  # float columns hold no text
+        long = np.zeros(len(records), dtype=bool)
+        first: dict[int, str] = {}
+        for name, column in columns:
+            rows = _too_long(column, self.max_value_length)
+            for i in np.flatnonzero(rows & ~long).tolist():
+                first[i] = name
+            long |= rows
+        if not long.any():
+            return records
+        for i, name in first.items():
+            rejections.append(Rejection(int(records.index[i]), "oversized_value",
+                                        f"{name}: a value longer than max_value_length={self.max_value_length}"))
+        rejections.sort(key=lambda r: r.index)
+        return records.take(np.flatnonzero(~long))
 
     def _feature_columns(self, listed: list[Any]) -> dict[str, list[Any] | np.ndarray]:
         """Each configured feature's column, the numeric ones converted as one matrix where they can be.
@@ -314,12 +396,60 @@ class Decoder:
             return Rejection(position, "missing_field", f"missing required field(s): {', '.join(missing)}")
         if unknown:
             return Rejection(position, "unknown_model", f"model {event.model!r} is not configured")
-        return Rejection(position, "bad_timestamp", f"timestamp {event.timestamp!r}: expected Unix seconds or "
-                                                    "an RFC 3339 string with an offset")
+        return Rejection(position, "bad_timestamp", f"timestamp {event.timestamp!r}: expected Unix seconds "
+                                                    "(years 1 to 9998) or an RFC 3339 string with an offset")
 
 
 _GET = {name: attrgetter(name) for name in CONTRACT_FIELDS}
+_TOO_DEEP = "nested deeper than the JSON parser's bound (the interpreter's recursion limit)"
 _CONVERTERS: dict[str, Callable[[list[Any]], Any]] = {"numeric": numeric_column, "categorical": categorical_column}
+
+
+_OVERFLOW = object()
+"""What a number literal too large for a float (``1e999``) reads as in the lenient path: no field's type."""
+
+
+def _float_or_overflow(text: str) -> Any:
+    value = float(text)
+    return _OVERFLOW if math.isinf(value) else value
+
+
+def _maybe_surrogate(raw: bytes) -> bool:
+    """Whether ``raw`` may escape a UTF-16 surrogate (``\\ud83d``): a quick test before the careful one."""
+    return b"\\ud" in raw or b"\\uD" in raw
+
+
+def _lone_surrogate(raw: bytes) -> bool:
+    """Whether a string of the JSON message (a key or a value) holds a surrogate not in a pair."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False  # not JSON, or too deep: the parser says so itself
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8(raw: bytes) -> None:
+    """Raise UnicodeDecodeError unless ``raw`` is UTF-8 (msgspec does not check what it skips)."""
+    raw.decode("utf-8")
 
 
 def _objects(values: list[Any]) -> np.ndarray:
@@ -333,16 +463,20 @@ def _absent(column: np.ndarray) -> np.ndarray:
     return np.asarray((column == _UNSET) | (column == None), dtype=bool)  # noqa: E711 (elementwise)
 
 
-def _long_ids(column: np.ndarray) -> np.ndarray:
-    """True where a prediction id is longer than the store keeps (numbers are at most 20 digits)."""
-    ids = column.tolist()
+def _too_long(column: Sequence[Any] | np.ndarray, limit: int) -> np.ndarray:
+    """True where a value is text longer than ``limit`` characters (ids, categories, predictions).
+
+    >>> _too_long(["ab", None, 3.0, "abcd"], 3).tolist()
+    [False, False, False, True]
+    """
+    values = column.tolist() if isinstance(column, np.ndarray) else column
     try:
-        longest = max(map(len, ids), default=0)  # all text, as usual
-    except TypeError:  # numbers, absent ids
-        longest = max(map(len, (v for v in ids if type(v) is str)), default=0)
-    if longest <= MAX_ID_LENGTH:
-        return np.zeros(len(ids), dtype=bool)
-    return np.array([type(v) is str and len(v) > MAX_ID_LENGTH for v in ids], dtype=bool)
+        longest = max(map(len, filter(None, values)), default=0)  # text and missing values, as usual
+    except TypeError:  # numbers or bools among them
+        longest = max(map(len, (v for v in values if type(v) is str)), default=0)
+    if longest <= limit:
+        return np.zeros(len(values), dtype=bool)
+    return np.array([type(v) is str and len(v) > limit for v in values], dtype=bool)
 
 
 def _values(column: np.ndarray) -> list[Any]:
@@ -364,15 +498,27 @@ def _texts(column: np.ndarray) -> list[str | None]:
 
 def _timestamps(raw: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unix seconds per event, with masks of bad and absent ones."""
-    try:
+    if set(map(type, raw)) <= {float}:  # numbers only (numpy would read "1" as 1.0 too: strings go one by one)
         stamps = np.array(raw, dtype=np.float64)
         absent = np.zeros(len(raw), dtype=bool)
-    except (TypeError, ValueError):  # RFC 3339 strings or absent values among them: one by one
+    else:  # RFC 3339 strings or absent values among them: one by one
         absent = np.array([v is _UNSET or v is None for v in raw], dtype=bool)
-        stamps = np.array([math.nan if a else (_timestamp(v) or math.nan) for v, a in zip(raw, absent)],
-                          dtype=np.float64)
-    bad = ~np.isfinite(stamps) & ~absent
+        parsed = [None if a else _timestamp(v) for v, a in zip(raw, absent)]
+        stamps = np.array([math.nan if v is None else v for v in parsed], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~((stamps >= MIN_TIMESTAMP) & (stamps <= MAX_TIMESTAMP)) & ~absent  # NaN and inf are out of range too
     return stamps, bad, absent
+
+
+def _invalid(i: int, raw: bytes, exc: msgspec.ValidationError) -> Rejection:
+    """The rejection of a message msgspec found the wrong shape: not JSON at all, too deep, or its reason."""
+    try:
+        json.loads(raw)
+    except RecursionError:
+        return Rejection(i, "too_deep", _TOO_DEEP)
+    except (ValueError, UnicodeDecodeError) as err:
+        return Rejection(i, "not_json", str(err))
+    return Rejection(i, _reason_of(str(exc)), str(exc))
 
 
 def _reason_of(message: str) -> str:

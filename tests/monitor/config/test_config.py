@@ -241,7 +241,7 @@ def test_unknown_key_suggests_the_closest_and_lists_the_valid_ones() -> None:
     data["models"][0]["window"] = {"sise": "1h"}
     found = problems(data)
     assert found["models[0].window.sise"] == (
-        "unknown key 'sise' (did you mean 'size'?); valid keys: size, events, allowed_lateness, min_events, idle_close")
+        "unknown key 'sise' (did you mean 'size'?); valid keys: size, events, allowed_lateness, min_events, idle_close, max_future")
     assert found["models[0].window"] == ("expected size (a time window like 1h) or events "
                                          "(a count window like 10000)")
 
@@ -472,6 +472,17 @@ def test_time_window_idle_close() -> None:
     data["models"][0]["window"] = {"size": "10m", "idle_close": "1h", "min_events": 5}
     window = parse(data).models[0].window
     assert (window.size_s, window.idle_close_s, window.min_events) == (600.0, 3600.0, 5)
+
+
+def test_max_future_defaults_to_an_hour_and_is_a_duration_of_time_windows() -> None:
+    data = minimal()
+    assert parse(data).models[0].window.max_future_s == 3600.0
+    data["models"][0]["window"] = {"size": "10m", "max_future": "5m"}
+    assert parse(data).models[0].window.max_future_s == 300.0
+    data["models"][0]["window"] = {"size": "10m", "max_future": "0s"}
+    assert only_problem(data)[0] == "models[0].window.max_future"
+    data["models"][0]["window"] = {"events": 50, "max_future": "5m"}
+    assert only_problem(data) == ("models[0].window.max_future", "only applies to time windows (window.size)")
 
 
 # --- drift and performance rules --------------------------------------------------------------
@@ -902,7 +913,7 @@ def test_check_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert sorted(err.splitlines()) == sorted([
         f"{path}: server.port: expected a port number from 1 to 65535, got 0",
         f"{path}: models[0].window.sise: unknown key 'sise' (did you mean 'size'?); valid keys: size, events, "
-        "allowed_lateness, min_events, idle_close",
+        "allowed_lateness, min_events, idle_close, max_future",
         f"{path}: models[0].window.size: expected a duration like 10m, got '10 minutes'",
     ])
 

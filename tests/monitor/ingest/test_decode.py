@@ -46,6 +46,19 @@ def test_clean_batch_decodes_to_columns():
     (msg(timestamp="yesterday"), "bad_timestamp"),
     (msg(timestamp="2025-11-22T08:00:00"), "bad_timestamp"),  # RFC 3339 needs an offset
     (msg(model="unknown"), "unknown_model"),
+    (msg(timestamp=1763800000250), "bad_timestamp"),  # epoch milliseconds: year 57862
+    (msg(timestamp=1e300), "bad_timestamp"),
+    (msg(timestamp=-1e300), "bad_timestamp"),
+    (msg(timestamp="0001-01-01T00:00:00+14:00"), "bad_timestamp"),  # before year 1 in UTC
+    (msg(timestamp=1e999), "bad_timestamp"),  # json.dumps writes Infinity
+    (b'{"model": "churn", "timestamp": 1e999, "prediction": 1}', "bad_type"),  # overflows the parser
+    (b'{"model": "churn", "timestamp": 1, "prediction": 1, "a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "too_deep"),
+    (b'{"model": "churn", "timestamp": 1, "prediction": 1, "a": ' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}",
+     "too_deep"),
+    (b'{"model": "churn", "timestamp": NaN, "prediction": 1, "a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "too_deep"),
+    (msg(features={"age": 1, "plan": "x" * 1025}), "oversized_value"),
+    (msg(prediction="x" * 1025), "oversized_value"),
+    (msg(model_version="v" * 1025), "oversized_value"),
 ])
 def test_every_bad_message_gets_its_reason_and_the_rest_go_on(raw, reason):
     out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(prediction_id="ok1"), raw, msg(prediction_id="ok2")])
@@ -107,6 +120,31 @@ def test_fast_path_and_one_by_one_agree():
     slow = d.decode(good + [b"bad"]).records  # one bad message sends the batch one by one
     assert fast.prediction_id == slow.prediction_id and fast.features == slow.features
     np.testing.assert_array_equal(fast.timestamp, slow.timestamp)
+
+
+def test_the_value_length_bound_is_the_decoders_and_counts_characters():
+    d = Decoder(PREDICTIONS, {}, MODELS, max_value_length=3)
+    out = d.decode([msg(features={"age": "12345", "plan": "abc"}), msg(features={"age": 1, "plan": "abcd"}),
+                    msg(features={"age": 1, "plan": "ééé"}), msg(label="abcd")])
+    assert [(r.index, r.reason) for r in out.rejections] == [(0, "oversized_value"), (1, "oversized_value"),
+                                                              (3, "oversized_value")]
+    assert [r.detail.split(":")[0] for r in out.rejections] == ["features.age", "features.plan", "label"]
+    assert out.records.index.tolist() == [2]
+    typed = Decoder(PREDICTIONS, {}, MODELS, kinds={"age": "numeric", "plan": "categorical"}, max_value_length=3)
+    out = typed.decode([msg(features={"age": "12345", "plan": "abc"}), msg(features={"age": 1, "plan": "abcd"})])
+    assert [r.index for r in out.rejections] == [1]  # a numeric column keeps no text: "12345" is 12345.0
+
+
+def test_timestamps_at_the_ends_of_the_printable_range():
+    from monitor.ingest.decode import MAX_TIMESTAMP, MIN_TIMESTAMP
+    from monitor.judge.results import rfc3339
+
+    out = Decoder(PREDICTIONS, {}, MODELS).decode([msg(timestamp=MIN_TIMESTAMP), msg(timestamp=MAX_TIMESTAMP),
+                                                   msg(timestamp=MAX_TIMESTAMP + 1), msg(timestamp=0)])
+    assert [(r.index, r.reason) for r in out.rejections] == [(2, "bad_timestamp")]
+    assert [rfc3339(t) for t in out.records.timestamp] == ["0001-01-01T00:00:00Z", "9999-01-01T00:00:00Z",
+                                                           "1970-01-01T00:00:00Z"]
+    assert rfc3339(MAX_TIMESTAMP + 365 * 86400 - 1).startswith("9999-12-31")  # a year-long window still prints
 
 
 def test_prediction_ids_longer_than_the_store_keeps_are_rejected():
