@@ -7,6 +7,7 @@ not thread-safe): the scheduler's jobs only queue work for the loop.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import queue
 import signal
@@ -228,9 +229,10 @@ class Daemon:
         return 0
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT drain: finish the batch, checkpoint, exit 0."""
+        """SIGTERM and SIGINT drain: finish the batch, checkpoint, exit 0. SIGUSR1 prints every thread's stack."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # where a stuck daemon is stuck, without a debugger
 
     # --- health -----------------------------------------------------------------------------
 

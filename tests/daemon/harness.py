@@ -97,6 +97,25 @@ class DaemonProcess:
             return self.get("/readyz")[0] == 200
         wait_for(ready, timeout_s, f"driftd /readyz on port {self.port}\n{self.tail()}")
 
+    def wait_logged(self, text: str, timeout_s: float = 60) -> None:
+        """Wait for ``text`` in the log; on timeout the failure shows where every thread is (SIGUSR1)."""
+        try:
+            wait_for(lambda: text in self.tail(400), timeout_s, f"{text!r} in the log", every_s=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.stacks()}") from None
+
+    def stacks(self) -> str:
+        """The daemon's log ending with the stack of each of its threads (faulthandler on SIGUSR1)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.tail(80)
+        self.signal(signal.SIGUSR1)
+        try:
+            # the main thread is dumped last, and its stack ends where `python -m` started it
+            wait_for(lambda: "in _run_module_as_main" in self.tail(400), 10, "a stack dump", every_s=0.1)
+        except AssertionError:
+            pass  # the tail says what there is
+        return self.tail(200)
+
     def metrics(self) -> str:
         status, body = self.get("/metrics")
         assert status == 200, status

@@ -121,6 +121,9 @@ def test_drifting_traffic_is_judged_exactly(kafka_broker, tmp_path, store_url, s
         status = json.loads(done.stdout)["models"][0]
         assert [w["events"] for w in status["windows"]] == [w.events for w in sorted(stored, key=lambda w: -w.end)]
         assert daemon.get("/healthz")[0] == 200
+        stacks = daemon.stacks()                       # SIGUSR1: every thread's stack, and the daemon goes on
+        assert 'File "' in stacks and "daemon.py" in stacks and daemon.proc.poll() is None
+        assert daemon.get("/healthz")[0] == 200
         assert daemon.terminate() == 0                 # SIGTERM drains and exits 0
     finally:
         daemon.kill()

@@ -75,11 +75,12 @@ def world(kafka_broker, tmp_path, store_url, kafka_client):
     suffix = uuid.uuid4().hex[:8]
     topic = f"preds-{suffix}"
     kafka_broker.create_topic(topic, partitions=4)
+    profile = reference(tmp_path / "reference.csv")  # written once: a daemon may be reading it when the next starts
 
     def config(port: int, **extra) -> object:
         return write_config(tmp_path / f"driftd-{port}.yaml", bootstrap=kafka_broker.bootstrap,
                             topics={"predictions": topic}, store_url=store_url, group=f"g-{suffix}", port=port,
-                            reference=reference(tmp_path / "reference.csv"), session_timeout_ms=3000,
+                            reference=profile, session_timeout_ms=3000,
                             window="{size: 1h, allowed_lateness: 0s, min_events: 10, idle_close: 4s}",
                             extra_kafka=f"  client: {kafka_client}", **extra)
     return topic, config
@@ -161,6 +162,7 @@ def test_a_stale_owner_paused_past_its_session_counts_nothing_twice(kafka_broker
         wait_for(lambda: consumed(a) > 0, 60, f"a consuming\nA:\n{a.tail()}", every_s=0.02)
         a.signal(signal.SIGSTOP)                 # a holds what it read since its last checkpoint, frozen
         b.start()
+        b.wait_logged("driftd started", 90)
         wait_for(lambda: len(assigned(b, topic)) == 4, 90,  # past a's 3 s session: b takes a's partitions
                  f"b owning every partition\nB:\n{b.tail()}", every_s=0.1)
         a.signal(signal.SIGCONT)                 # a wakes up as a stale owner
