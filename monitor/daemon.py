@@ -7,7 +7,9 @@ not thread-safe): the scheduler's jobs only queue work for the loop.
 
 from __future__ import annotations
 
+import bisect
 import faulthandler
+import os
 import logging
 import queue
 import signal
@@ -40,6 +42,13 @@ from monitor.windows.tumbling import CountWindows, TimeWindows
 log = logging.getLogger(__name__)
 
 _RESTORED_WINDOWS = 50
+_POISON_DETAIL = 500
+"""Characters of an exception's text kept with a message rejected as internal_error."""
+_WITH_ERROR = ("internal_error", "unreadable_batch")
+"""Rejections whose dead letter carries the error text (header driftd-error)."""
+_FAIL_ON = "DRIFTD_TEST_FAIL_ON_PREDICTION_ID"
+"""Tests only: processing a batch holding one of these (comma-separated) prediction ids raises, after the
+batch was fed, so that its effects must be rolled back (tests/daemon/test_faults.py)."""
 """How many of a model's newest windows are read back on start to re-export its gauges."""
 
 
@@ -91,6 +100,42 @@ class _RateLimitedLog:
         log.warning(message + (f" (+{skipped} more since the last report)" if skipped else ""), *args)
 
 
+class Isolation:
+    """What the daemon keeps, across roll-backs to the store, about batches whose processing raised.
+
+    A batch that raised is rolled back to the last checkpoint and read again; its offsets are a
+    *suspect* range, fed in halves (:meth:`Daemon._bisect`). The message that raises alone is
+    *poisoned*: read again, it is rejected as ``internal_error``. ``counted`` is, per partition, the offset after the
+    last message whose metrics and dead letter were emitted, so reading again counts nothing twice.
+    """
+
+    def __init__(self) -> None:
+        self.suspects: dict[tuple[str, int], tuple[int, int]] = {}
+        self.poisoned: dict[tuple[str, int], dict[int, str]] = {}
+        self.counted: dict[tuple[str, int], int] = {}
+
+    def poison(self, key: tuple[str, int], offset: int, text: str) -> None:
+        """Reject the message at ``offset`` of partition ``key`` as internal_error from now on."""
+        self.poisoned.setdefault(key, {})[offset] = text
+
+    def poisoned_in(self, key: tuple[str, int], first: int, end: int) -> list[tuple[int, str]]:
+        """The poisoned messages of partition ``key`` with offsets in [first, end)."""
+        known = self.poisoned.get(key)
+        return [(o, t) for o, t in known.items() if first <= o < end] if known else []
+
+    def stored(self, key: tuple[str, int], offset: int | None) -> None:
+        """Partition ``key`` is checkpointed up to ``offset``: what lies before it is never read again."""
+        known = self.poisoned.get(key)
+        if known and offset is not None:
+            for o in [o for o in known if o < offset]:
+                del known[o]
+
+    def forget(self, key: tuple[str, int]) -> None:
+        """The partition went to another daemon."""
+        for table in (self.suspects, self.poisoned, self.counted):
+            table.pop(key, None)
+
+
 class Daemon:
     """One driftd process: consumes its partitions, checkpoints them, serves /metrics.
 
@@ -136,6 +181,8 @@ class Daemon:
         self.scheduler: Any = None
         self.log_ends: dict[tuple[str, int], int] = {}
         self.dispatcher: Dispatcher | None = None
+        self.isolation = Isolation()
+        self._fail_on = frozenset(filter(None, os.environ.get(_FAIL_ON, "").split(",")))
 
     # --- start and stop ---------------------------------------------------------------------
 
@@ -259,32 +306,119 @@ class Daemon:
             self._process(*self.decoding.next())
 
     def _process(self, batch: PartitionBatch, decoded: Decoded) -> None:
+        """Feed one decoded batch; a batch whose processing raises is isolated, never retried as a whole."""
+        key = (batch.topic, batch.partition)
+        for offset, text in self.isolation.poisoned_in(key, batch.offsets[0], batch.next_offset):
+            decoded = decoded.reject(batch.offsets.index(offset), "internal_error", text)
+        for index, unreadable in batch.unreadable.items():
+            decoded = decoded.reject(index, "unreadable_batch", f"offsets {unreadable.first_offset}-"
+                                     f"{unreadable.next_offset - 1}: {unreadable.detail}")
+        suspect = self.isolation.suspects.get(key)
+        if suspect is not None and batch.offsets[0] < suspect[1] and batch.next_offset > suspect[0]:
+            self._bisect(batch, decoded)
+        else:
+            self._guarded(batch, decoded)
+
+    def _bisect(self, batch: PartitionBatch, decoded: Decoded) -> None:
+        """Feed a batch that overlaps its partition's suspect range, halving the range until one message is left.
+
+        Each half is fed after a checkpoint of everything before it, so a half that raises is rolled back
+        alone and becomes the new range; a half that does not is kept. The one message left that raises is
+        rejected as ``internal_error`` when read again; the others count once, as they would have.
+        """
+        key, start = (batch.topic, batch.partition), 0
+        while start < len(batch.offsets):
+            suspect = self.isolation.suspects.get(key)
+            if suspect is None or batch.offsets[start] >= suspect[1]:
+                self._guarded(batch.part(start, len(batch.offsets)), decoded.part(start, len(batch.offsets)))
+                return
+            lo, hi = suspect
+            first = max(start, bisect.bisect_left(batch.offsets, lo))
+            if first > start:  # before the range: fed as usual
+                if not self._guarded(batch.part(start, first), decoded.part(start, first)):
+                    return
+                start = first
+                continue
+            stop = min(bisect.bisect_left(batch.offsets, (lo + hi + 1) // 2 if hi - lo > 1 else hi), len(batch.offsets))
+            stop = max(stop, start + 1)
+            if self.checkpoint() is None:
+                return  # refused and rolled back to the store: the partition is read again from there
+            single = hi - lo == 1
+            if not self._guarded(batch.part(start, stop), decoded.part(start, stop), single=single):
+                return
+            end = batch.offsets[stop - 1] + 1
+            if single or end >= hi:
+                self.isolation.suspects.pop(key, None)
+            else:
+                self.isolation.suspects[key] = (end, hi)
+            start = stop
+
+    def _guarded(self, batch: PartitionBatch, decoded: Decoded, single: bool = False) -> bool:
+        """Feed a batch; False when it raised, was rolled back and is to be read again, isolated.
+
+        Failures of the store or the broker (DriftdError) are not the data's fault: they go up as before.
+        """
+        try:
+            self._feed(batch, decoded)
+            return True
+        except DriftdError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything else is a bug this batch triggers: isolate it
+            key, text = (batch.topic, batch.partition), f"{type(exc).__name__}: {exc}"[:_POISON_DETAIL]
+            if single:
+                log.error("processing raised on one message, rejected as internal_error topic=%s partition=%d "
+                          "offset=%d: %s", batch.topic, batch.partition, batch.offsets[0], text, exc_info=exc)
+                self.isolation.poison(key, batch.offsets[0], text)
+            else:
+                log.error("processing raised topic=%s partition=%d offsets=%d-%d: %s; rolling back to the last "
+                          "checkpoint and reading these messages again in halves", batch.topic, batch.partition,
+                          batch.offsets[0], batch.offsets[-1], text, exc_info=exc)
+                self.isolation.suspects[key] = (batch.offsets[0], batch.offsets[-1] + 1)
+            self._resync()
+            return False
+
+    def _feed(self, batch: PartitionBatch, decoded: Decoded) -> None:
         assert self.pipeline is not None
         kind = self.topic_kinds[batch.topic]
         shard, now = f"{batch.topic}:{batch.partition}", self.clock()
         decoded = decoded.reject_future(self.latest_event_times(now))
-        self.metrics.consumed(batch.topic, len(batch.values))
-        for reason, count in decoded.rejected_by_reason().items():
-            self.metrics.rejected(batch.topic, reason, count)
-            self.problems.warning(f"{batch.topic}:{reason}", "rejected %d message(s) topic=%s partition=%d reason=%s",
-                                  count, batch.topic, batch.partition, reason)
-        if self.dead_letters is not None:
-            for rejection in decoded.rejections:
-                self.dead_letters.send(batch.values[rejection.index], reason=rejection.reason, topic=batch.topic,
-                                       partition=batch.partition, offset=batch.offsets[rejection.index])
         names_before = self.pipeline.feature_names()
         fed = self.pipeline.feed(decoded.records, shard=shard, now=now)
+        if self._fail_on and not self._fail_on.isdisjoint(decoded.records.prediction_id):
+            raise RuntimeError(f"injected failure on a prediction_id of {sorted(self._fail_on)}")
         if kind != LABELS and len(decoded.records):
             newest = float(decoded.records.timestamp.max())
             for runtime in self.pipeline.models.values():
                 if isinstance(runtime.windows, TimeWindows):
                     runtime.windows.observe_shard(shard, newest, now)
-        for model, late in fed.late.items():
-            self.metrics.late(model, late)
         self.pending.add(fed, batch.topic, batch.partition, batch.next_offset, len(batch.values),
                          join_labels=self.kafka.topics.labels is not None)
+        self._count(batch, decoded, fed.late)
         if self.pipeline.feature_names() != names_before:
             self._build_decoders()
+
+    def _count(self, batch: PartitionBatch, decoded: Decoded, late: Mapping[str, int]) -> None:
+        """Metrics, warnings and dead letters of a fed batch; once per message, even when it is read again."""
+        key = (batch.topic, batch.partition)
+        fresh = bisect.bisect_left(batch.offsets, self.isolation.counted.get(key, -1))
+        if fresh == len(batch.offsets):
+            return
+        self.isolation.counted[key] = batch.next_offset
+        rejections = [r for r in decoded.rejections if r.index >= fresh]
+        self.metrics.consumed(batch.topic, len(batch.values) - fresh)
+        for reason, count in Counter(r.reason for r in rejections).items():
+            self.metrics.rejected(batch.topic, reason, count)
+            self.problems.warning(f"{batch.topic}:{reason}", "rejected %d message(s) topic=%s partition=%d reason=%s",
+                                  count, batch.topic, batch.partition, reason)
+        if self.dead_letters is not None:
+            for rejection in rejections:
+                skipped = batch.unreadable.get(rejection.index)
+                self.dead_letters.send(batch.values[rejection.index] if skipped is None else skipped.raw,
+                                       reason=rejection.reason, topic=batch.topic, partition=batch.partition,
+                                       offset=batch.offsets[rejection.index] if skipped is None else skipped.first_offset,
+                                       error=rejection.detail if rejection.reason in _WITH_ERROR else None)
+        for model, n in late.items():
+            self.metrics.late(model, n)
 
     def latest_event_times(self, now: float) -> dict[str, float]:
         """Per model with time windows, the latest event time accepted at wall-clock ``now``."""
@@ -345,6 +479,8 @@ class Daemon:
             return None
         self.pending = Pending()
         self.last_checkpoint = time.monotonic()
+        for key, offset in self.checkpointer.stored.items():
+            self.isolation.stored(key, offset)
         self._export(outcome)
         _release_free_memory()
         if self.source is not None and outcome.offsets:
@@ -407,6 +543,7 @@ class Daemon:
                 if isinstance(runtime.windows, TimeWindows):
                     runtime.windows.forget(shard)
             self.checkpointer.stored.pop((topic, partition), None)
+            self.isolation.forget((topic, partition))
             self.metrics.remove_consumer_lag(topic, partition)
         log.info("partitions revoked %s", ", ".join(f"{t}:{p}" for t, p in partitions))
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from monitor.config.model import KafkaConfig
 from monitor.ingest.source import (
-    DEAD_LETTER_HEADERS, KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle, partition_names,
+    KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle, UnreadableBatch, dead_letter_headers, partition_names,
 )
 
 try:
@@ -65,6 +65,8 @@ _TRANSIENT = frozenset() if _MISSING else frozenset({
     KafkaError._UNKNOWN_TOPIC, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
 })
 """Message errors librdkafka recovers from by itself: logged (once a minute), never raised."""
+_UNREADABLE = frozenset() if _MISSING else frozenset({KafkaError._BAD_COMPRESSION, KafkaError._BAD_MSG})
+"""Message errors of a record batch librdkafka cannot decompress or parse: it is skipped (_skip_unreadable)."""
 
 
 def require() -> None:
@@ -146,6 +148,7 @@ class ConfluentSource(SourceBase):
         require()
         super().__init__(config, topics, on_assign, on_revoke, clock)
         self._max_records = config.max_poll_records
+        self._config = config
         self._owned: tuple[Partition, ...] = ()
         """The assignment, replaced whole by the callbacks: read by other threads (readiness) without librdkafka."""
         self._positions: dict[Partition, int | None] = {}
@@ -188,9 +191,13 @@ class ConfluentSource(SourceBase):
             return []
         groups: dict[Partition, tuple[list[int], list[bytes | None]]] = {}
         out_of_range: dict[Partition, int] = {}
+        unreadable: dict[Partition, int] = {}
         for message in messages:
             error = message.error()
             if error is not None:
+                if error.code() in _UNREADABLE and message.topic():
+                    unreadable.setdefault((message.topic(), message.partition()), int(message.offset()))
+                    continue
                 self._message_error(message, error, out_of_range)
                 continue
             key = (message.topic(), message.partition())
@@ -199,6 +206,7 @@ class ConfluentSource(SourceBase):
                 group = groups[key] = ([], [])
             group[0].append(message.offset())
             group[1].append(message.value())
+        stand_ins = self._skip_unreadable(unreadable, groups)
         batches = []
         for key in sorted(groups):
             offsets, values = groups[key]
@@ -211,11 +219,47 @@ class ConfluentSource(SourceBase):
                 if not kept:
                     continue
                 offsets, values = [offsets[i] for i in kept], [values[i] for i in kept]
-            batches.append(PartitionBatch(key[0], key[1], offsets, values, offsets[-1] + 1))
+            skipped = stand_ins.get(key)
+            batches.append(PartitionBatch(key[0], key[1], offsets, values, offsets[-1] + 1,
+                                          {} if skipped is None or offsets[-1] + 1 != skipped.next_offset
+                                          else {len(offsets) - 1: skipped}))
             self._positions[key] = offsets[-1] + 1
         if out_of_range:  # after the batches: what came before the error is good
             self._resume_out_of_range(out_of_range)
         return batches
+
+    def _skip_unreadable(self, unreadable: Mapping[Partition, int],
+                         groups: dict[Partition, tuple[list[int], list[bytes | None]]]) -> dict[Partition, UnreadableBatch]:
+        """Step over each record batch librdkafka could not read (it fails on it again at every fetch).
+
+        kafka-python's reader, asked for the batch, says where it ends; the partition seeks there, and the
+        batch stands in its batch as one message at its last offset. A batch kafka-python reads well
+        (a codec librdkafka lacks) is not skipped: the error is logged and the partition waits.
+        """
+        from monitor.ingest.kafka_python import read_unreadable  # it reads the one batch librdkafka cannot
+
+        out: dict[Partition, UnreadableBatch] = {}
+        for key, offset in unreadable.items():
+            expected = self._positions.get(key)
+            if key not in self._positions or (expected is not None and offset < expected) or key in out:
+                continue
+            skipped = read_unreadable(self._config, key[0], key[1], offset)
+            if skipped is None:
+                held = self._error_log.release()
+                if held is not None:
+                    log.error("librdkafka cannot read the batch at %s:%d@%d, kafka-python can: use kafka.client: "
+                              "kafka-python for this topic (%d earlier not logged)", *key, offset, held)
+                continue
+            group = groups.setdefault(key, ([], []))
+            group[0].append(skipped.next_offset - 1)
+            group[1].append(b"")
+            out[key] = skipped
+            try:
+                self._consumer.seek(TopicPartition(key[0], key[1], skipped.next_offset))
+            except KafkaException:
+                self._positions[key] = skipped.next_offset
+                self._reassign({})
+        return out
 
     def _rewind(self) -> None:
         """After a rebalance inside a poll: seek every owned partition back to the position poll knows."""
@@ -487,10 +531,10 @@ class ConfluentDeadLetters:
             raise KafkaSourceError(f"cannot produce to dead-letter topic {self.topic!r} at {config.bootstrap_servers}: "
                                    f"{metadata.error if metadata is not None else 'not in the metadata'}")
 
-    def send(self, value: bytes | None, *, reason: str, topic: str, partition: int, offset: int) -> None:
+    def send(self, value: bytes | None, *, reason: str, topic: str, partition: int, offset: int,
+             error: str | None = None) -> None:
         """Queue one rejected message (None allowed); keyed by its origin so each source partition stays in order."""
-        headers: list[tuple[str, str | bytes | None]] = [(name, str(text).encode()) for name, text in
-                   zip(DEAD_LETTER_HEADERS, (reason, topic, partition, offset))]
+        headers: list[tuple[str, str | bytes | None]] = list(dead_letter_headers(reason, topic, partition, offset, error))
 
         def delivered(error: Any, _message: Any) -> None:
             if error is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter, itemgetter
@@ -27,7 +28,7 @@ from monitor.ingest.columns import categorical_column, numeric_column
 PREDICTIONS, FEATURES, LABELS, MIXED = "predictions", "features", "labels", "mixed"
 KINDS = (PREDICTIONS, FEATURES, LABELS, MIXED)
 REASONS = ("not_json", "not_object", "bad_type", "missing_field", "bad_timestamp", "unknown_model", "oversized",
-           "bad_id", "too_deep", "oversized_value", "future_timestamp")
+           "bad_id", "too_deep", "oversized_value", "future_timestamp", "internal_error", "unreadable_batch")
 """Every reason a message can be rejected for (the ``reason`` label of driftd_events_rejected_total)."""
 
 MIN_TIMESTAMP = -62_135_596_800.0
@@ -126,6 +127,27 @@ class Decoded:
                               f"daemon's clock ({latest[records.model[i]]!r} at most)")
                     for i in np.flatnonzero(future).tolist()]
         return Decoded(records.take(np.flatnonzero(~future)), sorted(self.rejections + rejected, key=lambda r: r.index))
+
+    def part(self, start: int, stop: int) -> "Decoded":
+        """The messages at batch positions ``start`` to ``stop - 1``, numbered from 0 again.
+
+        >>> d = Decoder("predictions", {}, {"m": ("x",)})
+        >>> out = d.decode([b'{"model": "m", "timestamp": %d, "prediction": 1}' % t for t in (10, 20)] + [b"x"])
+        >>> tail = out.part(1, 3)
+        >>> tail.records.timestamp.tolist(), tail.records.index.tolist(), [(r.index, r.reason) for r in tail.rejections]
+        ([20.0], [0], [(1, 'not_json')])
+        """
+        rows = np.flatnonzero((self.records.index >= start) & (self.records.index < stop))
+        taken = self.records.take(rows)
+        return Decoded(dataclasses.replace(taken, index=taken.index - start),
+                       [dataclasses.replace(r, index=r.index - start) for r in self.rejections if start <= r.index < stop])
+
+    def reject(self, index: int, reason: str, detail: str) -> "Decoded":
+        """Message ``index`` rejected for ``reason`` (instead of what decoding made of it)."""
+        rows = np.flatnonzero(self.records.index != index)
+        others = [r for r in self.rejections if r.index != index]
+        return Decoded(self.records.take(rows) if rows.size != len(self.records) else self.records,
+                       sorted(others + [Rejection(index, reason, detail)], key=lambda r: r.index))
 
 
 class Decoder:

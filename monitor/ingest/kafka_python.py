@@ -33,7 +33,8 @@ from kafka.errors import KafkaError, OffsetOutOfRangeError
 from monitor.config.model import KafkaConfig
 from monitor.ingest import kafka_records
 from monitor.ingest.source import (
-    DEAD_LETTER_HEADERS, KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle, partition_names,
+    KafkaSourceError, Partition, PartitionBatch, SourceBase, _Throttle, UnreadableBatch, dead_letter_headers,
+    partition_names, unreadable_in,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ _FETCH_PARTITION_BYTES = 4 << 20  # bounded memory: 4 MiB per partition, 32 MiB 
 _FETCH_BYTES = 32 << 20
 _REQUEST_TIMEOUT_MS = 30_000
 _CLOSE_TIMEOUT_MS = 10_000
+_UNREADABLE_TIMEOUT_S = 30.0  # reading one batch librdkafka could not
 
 
 def client_settings(config: KafkaConfig, client_id: str) -> dict[str, Any]:
@@ -86,6 +88,34 @@ def consumer_settings(config: KafkaConfig, client_id: str) -> dict[str, Any]:
         "request_timeout_ms": _REQUEST_TIMEOUT_MS,
         "metrics_enabled": False,
     }
+
+
+def read_unreadable(config: KafkaConfig, topic: str, partition: int, offset: int,
+                    timeout_s: float = _UNREADABLE_TIMEOUT_S) -> UnreadableBatch | None:
+    """The record batch at ``offset`` as the fast reader skips it, if it cannot be read; else None.
+
+    For the confluent source: librdkafka reports a batch it cannot decompress or check by its first
+    offset only, and fails on it again at every fetch; this reader says where the batch ends.
+    """
+    settings = {**consumer_settings(config, "driftd-batch-reader"), "group_id": None}
+    try:
+        consumer = KafkaConsumer(**settings)
+    except KafkaError as exc:
+        raise KafkaSourceError(f"cannot read the batch at {topic}:{partition}@{offset}: {exc}") from exc
+    try:
+        kafka_records.install(consumer)
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for record in consumer.poll(timeout_ms=200, max_records=1).get(tp, []):
+                return record.value if isinstance(record.value, UnreadableBatch) else None
+        raise KafkaSourceError(f"reading the batch at {topic}:{partition}@{offset} returned nothing in {timeout_s:.0f} s")
+    except KafkaError as exc:
+        raise KafkaSourceError(f"cannot read the batch at {topic}:{partition}@{offset}: {exc}") from exc
+    finally:
+        consumer.close(autocommit=False)
 
 
 def _tp(partition: Partition) -> TopicPartition:
@@ -133,6 +163,7 @@ class KafkaSource(SourceBase):
         except KafkaError as exc:
             raise KafkaSourceError(f"cannot connect to Kafka at {config.bootstrap_servers}: {exc}") from exc
         kafka_records.install(self._consumer)  # v2 batches parsed in one loop (monitor/ingest/kafka_records.py)
+        self._unreadable_seen = kafka_records.unreadable_batches
         self._consumer.subscribe(topics=list(topics), listener=_Listener(self))
 
     def __repr__(self) -> str:
@@ -153,14 +184,20 @@ class KafkaSource(SourceBase):
         except KafkaError as exc:
             self._raise_callback_error(exc)
             raise KafkaSourceError(f"polling Kafka failed: {exc}") from exc
+        except Exception as exc:  # e.g. a codec's own error, when the fast reader (which skips such batches) is off
+            raise KafkaSourceError(f"polling Kafka failed, a record batch could not be read: "
+                                   f"{type(exc).__name__}: {exc}") from exc
         batches = []
+        skipped = kafka_records.unreadable_batches != self._unreadable_seen  # only then look for stand-ins
+        self._unreadable_seen = kafka_records.unreadable_batches
         for tp in sorted(records, key=_key):
             messages = records[tp]
             if not messages:
                 continue
             offsets = [int(message.offset) for message in messages]
-            batches.append(PartitionBatch(tp.topic, tp.partition, offsets, [message.value for message in messages],
-                                          offsets[-1] + 1))
+            values = [message.value for message in messages]
+            batches.append(PartitionBatch(tp.topic, tp.partition, offsets, values, offsets[-1] + 1,
+                                          unreadable_in(values) if skipped else {}))
         return batches
 
     def assignment(self) -> list[Partition]:
@@ -342,10 +379,10 @@ class DeadLetters:
             raise KafkaSourceError(f"cannot produce to dead-letter topic {self.topic!r} at "
                                    f"{config.bootstrap_servers}: {exc}") from exc
 
-    def send(self, value: bytes | None, *, reason: str, topic: str, partition: int, offset: int) -> None:
+    def send(self, value: bytes | None, *, reason: str, topic: str, partition: int, offset: int,
+             error: str | None = None) -> None:
         """Queue one rejected message (None allowed); keyed by its origin so each source partition stays in order."""
-        headers = [(name, str(text).encode()) for name, text in
-                   zip(DEAD_LETTER_HEADERS, (reason, topic, partition, offset))]
+        headers = dead_letter_headers(reason, topic, partition, offset, error)
         try:
             future = self._producer.send(self.topic, value=value, key=f"{topic}:{partition}".encode(),
                                          headers=headers)

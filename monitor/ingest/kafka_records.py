@@ -37,7 +37,12 @@ from kafka.errors import CorruptRecordError
 from kafka.protocol.consumer import IsolationLevel
 from kafka.record.default_records import DefaultRecordBatch
 
+from monitor.ingest.source import UNREADABLE_DETAIL, UnreadableBatch
+
 log = logging.getLogger(__name__)
+
+unreadable_batches = 0
+"""Batches skipped as unreadable in this process so far: a source scans its values for markers only when it grew."""
 
 _BatchParts = tuple[bytes, int]
 
@@ -223,28 +228,10 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc, name
             last_batch = None
             while batch is not None:
                 last_batch = batch
-                if self.check_crcs and not batch.validate_crc():
-                    raise CorruptRecordError(f"Record batch for partition {self.topic_partition} at offset "
-                                             f"{batch.base_offset} failed crc check")
-                if batch.magic != 2:
-                    yield from self._legacy(tp, batch)
-                    batch = records.next_batch()
-                    continue
-                self.leader_epoch = batch.leader_epoch
-                if self.isolation_level == IsolationLevel.READ_COMMITTED and batch.has_producer_id():
-                    self._consume_aborted_transactions_up_to(batch.last_offset)
-                    if self._contains_abort_marker(batch):
-                        self.aborted_producer_ids.discard(batch.producer_id)
-                    elif self._is_batch_aborted(batch):
-                        self.next_fetch_offset = batch.next_offset
-                        batch = records.next_batch()
-                        continue
-                if batch.is_control_batch:
-                    self.next_fetch_offset = batch.next_offset
-                    batch = records.next_batch()
-                    continue
-                sizes: list[int] = []
-                parsed = read_batch(batch, tp.topic, tp.partition, self.leader_epoch, sizes)
+                try:
+                    parsed, sizes = self._batch(tp, batch)
+                except Exception as exc:  # noqa: BLE001 - a batch the client cannot read is skipped, never fatal
+                    parsed, sizes = [self._unreadable(tp, batch, exc)], [0]
                 for record, size in zip(parsed, sizes):
                     self.records_read += 1
                     self.bytes_read += size
@@ -260,8 +247,46 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc, name
             log.exception("StopIteration raised unpacking messageset")
             raise RuntimeError("StopIteration raised unpacking messageset")
 
-    def _legacy(self, tp: Any, batch: Any) -> Iterator[Any]:
-        """A v0/v1 message set, record by record as kafka-python reads it."""
+    def _batch(self, tp: Any, batch: Any) -> tuple[list[Any], list[int]]:
+        """The records of one batch (none for a control or aborted batch) and their sizes; raises if unreadable."""
+        if self.check_crcs and not batch.validate_crc():
+            raise CorruptRecordError(f"Record batch for partition {self.topic_partition} at offset "
+                                     f"{batch.base_offset} failed crc check")
+        if batch.magic != 2:
+            return self._legacy(tp, batch)
+        self.leader_epoch = batch.leader_epoch
+        if self.isolation_level == IsolationLevel.READ_COMMITTED and batch.has_producer_id():
+            self._consume_aborted_transactions_up_to(batch.last_offset)
+            if self._contains_abort_marker(batch):
+                self.aborted_producer_ids.discard(batch.producer_id)
+            elif self._is_batch_aborted(batch):
+                self.next_fetch_offset = batch.next_offset
+                return [], []
+        if batch.is_control_batch:
+            self.next_fetch_offset = batch.next_offset
+            return [], []
+        sizes: list[int] = []
+        return read_batch(batch, tp.topic, tp.partition, self.leader_epoch, sizes), sizes
+
+    def _unreadable(self, tp: Any, batch: Any, exc: Exception) -> Any:
+        """The stand-in record of a batch that raised: at its last offset, valued an :class:`UnreadableBatch`."""
+        global unreadable_batches
+        unreadable_batches += 1
+        first = int(batch.base_offset)
+        end = int(getattr(batch, "next_offset", first + 1))  # a v0/v1 wrapper has the offset of its last record
+        detail = f"{type(exc).__name__}: {exc}"[:UNREADABLE_DETAIL]
+        log.error("unreadable record batch topic=%s partition=%d offsets=%d-%d skipped: %s", tp.topic, tp.partition,
+                  first, end - 1, detail)
+        try:
+            raw = bytes(batch._buffer)  # noqa: SLF001 - the batch as fetched, for the dead letter
+        except Exception:  # noqa: BLE001 - without its bytes the dead letter is empty
+            raw = b""
+        return ConsumerRecord(tp.topic, tp.partition, self.leader_epoch, end - 1, -1, 0, None,
+                              UnreadableBatch(detail, raw, first, end), [], None, -1, -1, -1)
+
+    def _legacy(self, tp: Any, batch: Any) -> tuple[list[Any], list[int]]:
+        """A v0/v1 message set, record by record as kafka-python reads it, and the records' sizes."""
+        records, sizes = [], []
         for record in batch:
             if self.check_crcs and not record.validate_crc():
                 raise CorruptRecordError(f"Record for partition {self.topic_partition} at offset {record.offset} "
@@ -269,13 +294,12 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc, name
             key, value, headers = record.key, record.value, record.headers
             header_size = sum(len(k.encode("utf-8")) + (len(v) if v is not None else 0)
                               for k, v in headers) if headers else -1
-            self.records_read += 1
-            self.bytes_read += record.size_in_bytes
-            self.next_fetch_offset = record.offset + 1
-            yield ConsumerRecord(tp.topic, tp.partition, self.leader_epoch, record.offset, record.timestamp,
-                                 record.timestamp_type, key, value, headers, record.checksum,
-                                 len(key) if key is not None else -1, len(value) if value is not None else -1,
-                                 header_size)
+            sizes.append(record.size_in_bytes)
+            records.append(ConsumerRecord(tp.topic, tp.partition, self.leader_epoch, record.offset, record.timestamp,
+                                          record.timestamp_type, key, value, headers, record.checksum,
+                                          len(key) if key is not None else -1, len(value) if value is not None else -1,
+                                          header_size))
+        return records, sizes
 
 
 def install(consumer: Any) -> bool:

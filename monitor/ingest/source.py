@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from monitor.config.model import KafkaConfig
 from monitor.errors import DriftdError
@@ -28,12 +28,41 @@ Partition = tuple[str, int]
 START_POSITIONS = ("earliest", "latest")
 IN_RANGE, RETENTION_GAP, BEYOND_END = "in_range", "retention_gap", "beyond_log_end"
 DEAD_LETTER_HEADERS = ("driftd-reason", "driftd-topic", "driftd-partition", "driftd-offset")
+DEAD_LETTER_ERROR_HEADER = "driftd-error"
+"""On a message rejected as internal_error, the exception it raised (docs/input.md)."""
+
+
+def dead_letter_headers(reason: str, topic: str, partition: int, offset: int,
+                        error: str | None = None) -> list[tuple[str, bytes]]:
+    """The headers of one dead letter, UTF-8 text (the error only when there is one)."""
+    headers = [(name, str(text).encode()) for name, text in zip(DEAD_LETTER_HEADERS, (reason, topic, partition, offset))]
+    if error is not None:
+        headers.append((DEAD_LETTER_ERROR_HEADER, error.encode("utf-8", "replace")))
+    return headers
 """The headers of a dead letter: why it was rejected and where it came from (UTF-8 text)."""
 _LOG_EVERY_S = 60.0
 
 
 class KafkaSourceError(DriftdError):
     """Kafka cannot be reached or answered with an error driftd cannot work around."""
+
+
+@dataclass(frozen=True)
+class UnreadableBatch:
+    """A record batch the Kafka client could not read (a corrupt batch, a codec it lacks): its offsets are skipped.
+
+    It stands in a :class:`PartitionBatch` as one message, at the batch's last offset, so the partition
+    moves past it; the daemon rejects it as ``unreadable_batch`` and dead-letters ``raw``.
+    """
+
+    detail: str
+    raw: bytes
+    first_offset: int
+    next_offset: int
+
+
+UNREADABLE_DETAIL = 500
+"""Characters of a client's error kept with an unreadable batch."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +74,23 @@ class PartitionBatch:
     offsets: list[int]
     values: list[bytes | None]
     next_offset: int
+    unreadable: Mapping[int, UnreadableBatch] = field(default_factory=dict)
+    """By position in ``values`` (which holds ``b""`` there): the record batches that could not be read."""
+
+    def part(self, start: int, stop: int) -> "PartitionBatch":
+        """The messages at positions ``start`` to ``stop - 1`` (``stop`` > ``start``), a batch of their own."""
+        offsets = self.offsets[start:stop]
+        return PartitionBatch(self.topic, self.partition, offsets, self.values[start:stop],
+                              self.next_offset if stop >= len(self.offsets) else offsets[-1] + 1,
+                              {i - start: u for i, u in self.unreadable.items() if start <= i < stop})
+
+
+def unreadable_in(values: list[Any]) -> dict[int, UnreadableBatch]:
+    """Take the :class:`UnreadableBatch` markers out of ``values`` (each replaced by ``b""``), by position."""
+    found = {i: v for i, v in enumerate(values) if type(v) is UnreadableBatch}
+    for i in found:
+        values[i] = b""
+    return found
 
 
 class Resume(NamedTuple):

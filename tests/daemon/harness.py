@@ -19,8 +19,13 @@ from tests.fixtures.paths import ROOT
 __all__ = ["DaemonProcess", "encode", "free_port", "metric_values", "wait_for", "write_config"]
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, every_s: float = 0.2) -> object:
-    """Poll until ``predicate()`` is truthy; fail naming ``what`` after ``timeout_s``."""
+def wait_for(predicate: Callable[[], object], timeout_s: float, what: str | Callable[[], str],
+             every_s: float = 0.2) -> object:
+    """Poll until ``predicate()`` is truthy; fail naming ``what`` after ``timeout_s``.
+
+    ``what`` may be a callable, called only on failure: a daemon's log tail then shows the log at the
+    timeout, not at the start of the wait.
+    """
     deadline = time.monotonic() + timeout_s
     last: object = None
     while time.monotonic() < deadline:
@@ -28,7 +33,8 @@ def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, every
         if last:
             return last
         time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what() if callable(what) else what} "
+                         f"(last: {last!r})")
 
 
 def write_config(path: Path, *, bootstrap: str, topics: dict[str, str], store_url: str, group: str, port: int,
@@ -67,15 +73,16 @@ models:
 class DaemonProcess:
     """One `driftd run` subprocess, stopped by its own pid."""
 
-    def __init__(self, config: Path, log_path: Path, port: int) -> None:
+    def __init__(self, config: Path, log_path: Path, port: int, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log_path = log_path
         self.port = port
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "DaemonProcess":
         log = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "run", "-c", str(self.config)],
                                      cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
@@ -95,7 +102,7 @@ class DaemonProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"driftd exited with {self.proc.returncode}:\n{self.tail()}")
             return self.get("/readyz")[0] == 200
-        wait_for(ready, timeout_s, f"driftd /readyz on port {self.port}\n{self.tail()}")
+        wait_for(ready, timeout_s, lambda: f"driftd /readyz on port {self.port}\n{self.tail()}")
 
     def wait_logged(self, text: str, timeout_s: float = 60) -> None:
         """Wait for ``text`` in the log; on timeout the failure shows where every thread is (SIGUSR1)."""

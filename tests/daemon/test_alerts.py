@@ -64,7 +64,7 @@ def test_a_receiver_down_for_a_minute_gets_every_alert_once(kafka_broker, tmp_pa
         daemon.wait_ready(90)
         expected = sorted(DRIFT_IDS + PERFORMANCE_IDS)
         wait_for(lambda: sorted(receiver.accepted) == expected, 150,
-                 f"the four alerts accepted (got {sorted(receiver.accepted)})\n{daemon.tail()}")
+                 lambda: f"the four alerts accepted (got {sorted(receiver.accepted)})\n{daemon.tail()}")
         assert min(r.at for r in receiver.requests) < opened_at  # they were tried while it was down
         for got in receiver.requests:
             verify(SECRET, got.body, got.headers["X-Driftd-Signature"])
@@ -103,7 +103,7 @@ def test_killed_between_sending_and_recording_the_alert_is_sent_again(kafka_brok
     daemon, setup = start(kafka_broker, tmp_path, store_url, receiver, labels=False)
     try:
         daemon.wait_ready(90)
-        wait_for(receiver.held.is_set, 120, f"the first alert posted\n{daemon.tail()}")
+        wait_for(receiver.held.is_set, 120, lambda: f"the first alert posted\n{daemon.tail()}")
         first = receiver.ids()[0]
         daemon.kill()                                  # kill -9 while the request is in flight
         receiver.release()
@@ -113,7 +113,7 @@ def test_killed_between_sending_and_recording_the_alert_is_sent_again(kafka_brok
         daemon.start()
         daemon.wait_ready(90)
         wait_for(lambda: sorted(receiver.accepted) == DRIFT_IDS and receiver.ids().count(first) == 2, 60,
-                 f"the first alert sent again, with the same id, and the second one\n{daemon.tail()}")
+                 lambda: f"the first alert sent again, with the same id, and the second one\n{daemon.tail()}")
         with Store.open(store_url) as store:
             assert {a.id: a.state for a in store.list_alerts("churn")} == {i: "delivered" for i in DRIFT_IDS}
             assert [a["outcome"] for a in store.list_attempts(first)] == ["delivered"]

@@ -74,7 +74,7 @@ def test_drifting_traffic_is_judged_exactly(kafka_broker, tmp_path, store_url, s
         daemon.wait_ready()
         with Store.open(store_url) as store:
             windows = wait_for(lambda: len(store.list_windows("churn")) == 4 and store.list_windows("churn"),
-                               120, f"4 judged windows\n{daemon.tail()}")
+                               120, lambda: f"4 judged windows\n{daemon.tail()}")
         by_start = {}
         for m in predictions:
             by_start.setdefault(np.floor(m["timestamp"] / 3600) * 3600, []).append(m)
@@ -107,7 +107,7 @@ def test_drifting_traffic_is_judged_exactly(kafka_broker, tmp_path, store_url, s
             with Store.open(store_url) as store:
                 stored = store.list_windows("churn")
             return all(w.labels == sum(e["prediction_id"] in truth for e in by_start[w.start]) for w in stored) and stored
-        stored = wait_for(performance_ready, 60, f"labels joined\n{daemon.tail()}")
+        stored = wait_for(performance_ready, 60, lambda: f"labels joined\n{daemon.tail()}")
         for w in stored:
             pairs = [(e["prediction"], truth[e["prediction_id"]]) for e in by_start[w.start] if e["prediction_id"] in truth]
             scores = np.array([p for p, _ in pairs])

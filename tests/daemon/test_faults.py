@@ -117,7 +117,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(kafka_broker, tmp_pa
             # kill once the store shows this daemon's first checkpoint, at a random moment after it:
             # between two checkpoints, or inside one (they come twice a second)
             wait_for(lambda: stored_offsets(store_url, topic) > before, 120,
-                     f"a checkpoint after restart {kills}\n{daemon.tail()}", every_s=0.05)
+                     lambda: f"a checkpoint after restart {kills}\n{daemon.tail()}", every_s=0.05)
             time.sleep(rng.uniform(0.0, 0.8))
             daemon.kill()
             kills += 1
@@ -127,7 +127,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(kafka_broker, tmp_pa
         daemon.start()
         daemon.wait_ready(90)  # its signal handlers are set: the SIGTERM below must drain, not kill
         wait_for(lambda: stored_counts(store_url) == expected, 180,
-                 f"every window judged with its exact count after {kills} kills\n{daemon.tail()}")
+                 lambda: f"every window judged with its exact count after {kills} kills\n{daemon.tail()}")
         with Store.open(store_url) as store:
             assert store.load_window_states("churn") == []
         assert daemon.terminate() == 0
@@ -159,15 +159,15 @@ def test_a_stale_owner_paused_past_its_session_counts_nothing_twice(kafka_broker
     b = DaemonProcess(config(ports[1]), tmp_path / "b.log", ports[1])
     try:
         a.wait_ready(90)     # one at a time: two first starts would race to create the SQLite schema
-        wait_for(lambda: consumed(a) > 0, 60, f"a consuming\nA:\n{a.tail()}", every_s=0.02)
+        wait_for(lambda: consumed(a) > 0, 60, lambda: f"a consuming\nA:\n{a.tail()}", every_s=0.02)
         a.signal(signal.SIGSTOP)                 # a holds what it read since its last checkpoint, frozen
         b.start()
         b.wait_logged("driftd started", 90)
         wait_for(lambda: len(assigned(b, topic)) == 4, 90,  # past a's 3 s session: b takes a's partitions
-                 f"b owning every partition\nB:\n{b.tail()}", every_s=0.1)
+                 lambda: f"b owning every partition\nB:\n{b.stacks()}", every_s=0.1)
         a.signal(signal.SIGCONT)                 # a wakes up as a stale owner
         wait_for(lambda: stored_counts(store_url) == expected, 180,
-                 f"exact counts with a stale owner\nA:\n{a.tail()}\nB:\n{b.tail()}")
+                 lambda: f"exact counts with a stale owner\nA:\n{a.tail()}\nB:\n{b.tail()}")
         assert a.terminate() == 0 and b.terminate() == 0
     finally:
         a.kill()
@@ -215,12 +215,99 @@ def test_hostile_messages_are_counted_by_reason_and_never_stall(kafka_broker, tm
     daemon = DaemonProcess(config(port, limits="{max_message_bytes: 10000}"), tmp_path / "driftd.log", port).start()
     try:
         daemon.wait_ready(90)
-        wait_for(lambda: stored_counts(store_url) == per_window(good), 120, f"all valid events counted\n{daemon.tail()}")
+        wait_for(lambda: stored_counts(store_url) == per_window(good), 120, lambda: f"all valid events counted\n{daemon.tail()}")
         rejected = metric_values(daemon.metrics(), "driftd_events_rejected_total")
         assert {dict(k)["reason"]: v for k, v in rejected.items()} == expected_rejected
         consumed = metric_values(daemon.metrics(), "driftd_events_consumed_total")
         assert consumed == {(("topic", topic),): float(len(values))}
         assert sum(metric_values(daemon.metrics(), "driftd_events_late_total").values()) == 0
+        assert daemon.terminate() == 0
+    finally:
+        daemon.kill()
+
+
+@pytest.mark.parametrize("kafka_client", ["kafka-python", "confluent"])
+def test_a_message_whose_processing_raises_is_isolated_and_the_partition_goes_on(kafka_broker, tmp_path, store_url,
+                                                                                 world):
+    """Processing raises (a test hook, after the batch changed the windows) on two messages: each alone is
+    rejected as internal_error and dead-lettered; every other event counts exactly once."""
+    topic, config = world
+    messages = events(20_000, seed=4)
+    poison = {"p5000", "p12345"}
+    good = [m for m in messages if m["prediction_id"] not in poison]
+    produce(kafka_broker, topic, messages, 4)
+    dlq = f"dlq-{topic}"
+    kafka_broker.create_topic(dlq, partitions=1)
+    port = free_port()
+    daemon = DaemonProcess(config(port, dead_letter_topic=dlq), tmp_path / "driftd.log", port,
+                           env={"DRIFTD_TEST_FAIL_ON_PREDICTION_ID": ",".join(sorted(poison))}).start()
+    try:
+        daemon.wait_ready(90)
+        wait_for(lambda: stored_counts(store_url) == per_window(good), 120,
+                 lambda: f"every other event counted once\n{daemon.stacks()}")
+        text = daemon.metrics()
+        rejected = {dict(k)["reason"]: v for k, v in metric_values(text, "driftd_events_rejected_total").items()}
+        assert rejected == {"internal_error": 2}
+        assert metric_values(text, "driftd_events_consumed_total") == {(("topic", topic),): float(len(messages))}
+        assert sum(metric_values(text, "driftd_events_late_total").values()) == 0
+        letters = kafka_broker.read(dlq, 2)
+        assert sorted(json.loads(m.value)["prediction_id"] for m in letters) == sorted(poison)
+        for letter in letters:
+            assert letter.headers["driftd-reason"] == b"internal_error"
+            assert b"RuntimeError: injected failure" in letter.headers["driftd-error"]
+        assert daemon.tail(2000).count("rejected as internal_error") == 2
+        assert daemon.proc.poll() is None
+        assert daemon.terminate() == 0
+    finally:
+        daemon.kill()
+
+
+def produce_unreadable(broker, topic: str, values: list[bytes], partition: int) -> None:
+    """One zstd batch whose payload is not zstd (valid CRC): what a broken producer can leave in a log."""
+    import kafka.record.default_records as default_records
+    from kafka import KafkaProducer
+
+    real = default_records.zstd_encode
+    default_records.zstd_encode = lambda data: b"\x28\xb5\x2f\xfd not zstd"
+    try:
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, compression_type="zstd", linger_ms=50,
+                                 batch_size=1 << 20)
+        for value in values:
+            producer.send(topic, value=value, partition=partition)
+        producer.flush(timeout=30)
+        producer.close(timeout=5)
+    finally:
+        default_records.zstd_encode = real
+
+
+@pytest.mark.parametrize("kafka_client", ["kafka-python", "confluent"])
+def test_a_batch_the_client_cannot_read_is_skipped_counted_and_dead_lettered(kafka_broker, tmp_path, store_url,
+                                                                             world):
+    topic, config = world
+    good = events(8_000, seed=5)
+    lost = events(40, seed=6)  # their batch cannot be read: never counted, dead-lettered as one batch
+    values = [json.dumps(m).encode() for m in good]
+    for p in range(4):
+        kafka_broker.produce(topic, values[p:4000:4], partition=p)
+    produce_unreadable(kafka_broker, topic, [json.dumps(m).encode() for m in lost], partition=1)
+    for p in range(4):
+        kafka_broker.produce(topic, values[4000 + p::4], partition=p)
+    dlq = f"dlq-{topic}"
+    kafka_broker.create_topic(dlq, partitions=1)
+    port = free_port()
+    daemon = DaemonProcess(config(port, dead_letter_topic=dlq), tmp_path / "driftd.log", port).start()
+    try:
+        daemon.wait_ready(90)
+        wait_for(lambda: stored_counts(store_url) == per_window(good), 120,
+                 lambda: f"every readable event counted once\n{daemon.stacks()}")
+        text = daemon.metrics()
+        rejected = {dict(k)["reason"]: v for k, v in metric_values(text, "driftd_events_rejected_total").items()}
+        assert rejected == {"unreadable_batch": 1}
+        assert metric_values(text, "driftd_events_consumed_total") == {(("topic", topic),): float(len(good) + 1)}
+        [letter] = kafka_broker.read(dlq, 1)
+        assert letter.headers["driftd-reason"] == b"unreadable_batch" and letter.headers["driftd-partition"] == b"1"
+        assert b"offsets 1000-1039" in letter.headers["driftd-error"]
+        assert daemon.proc.poll() is None and "unreadable record batch" in daemon.tail(2000)
         assert daemon.terminate() == 0
     finally:
         daemon.kill()

@@ -51,11 +51,11 @@ def test_labels_before_after_and_past_the_ttl(kafka_broker, tmp_path, store_url)
         kafka_broker.produce(topics["predictions"], [json.dumps(p).encode() for p in predictions[0::2]], partition=0)
         kafka_broker.produce(topics["predictions"], [json.dumps(p).encode() for p in predictions[1::2]], partition=1)
         judged = wait_for(lambda: (w := window()) is not None and w.labels == 50 and w, 60,
-                          f"the window judged with the 50 early labels\n{daemon.tail()}")
+                          lambda: f"the window judged with the 50 early labels\n{daemon.tail()}")
         assert judged.events == 150
         kafka_broker.produce(topics["labels"], labels(range(50, 100)))  # labels after their predictions
         refreshed = wait_for(lambda: (w := window()) is not None and w.labels == 100 and w, 30,
-                             f"performance refreshed with 100 labels\n{daemon.tail()}")
+                             lambda: f"performance refreshed with 100 labels\n{daemon.tail()}")
         y, s = truth[:100], scores[:100]
         assert refreshed.performance["accuracy"] == pytest.approx(accuracy_score(y, s >= 0.5), rel=1e-9)
         assert refreshed.performance["roc_auc"] == pytest.approx(roc_auc_score(y, s), rel=1e-9)
@@ -63,9 +63,9 @@ def test_labels_before_after_and_past_the_ttl(kafka_broker, tmp_path, store_url)
         assert performance[(("metric", "roc_auc"), ("model", "churn"))] == pytest.approx(roc_auc_score(y, s))
 
         expired = lambda: metric_values(daemon.metrics(), "driftd_labels_expired_total").get((("model", "churn"),), 0)
-        wait_for(lambda: expired() >= 50, 40, f"the 50 unlabelled predictions expired\n{daemon.tail()}")
+        wait_for(lambda: expired() >= 50, 40, lambda: f"the 50 unlabelled predictions expired\n{daemon.tail()}")
         kafka_broker.produce(topics["labels"], labels(range(100, 150)))  # too late: their predictions are gone
-        wait_for(lambda: expired() >= 100, 40, f"the 50 late labels expired too\n{daemon.tail()}")
+        wait_for(lambda: expired() >= 100, 40, lambda: f"the 50 late labels expired too\n{daemon.tail()}")
         assert window().labels == 100
         joined = metric_values(daemon.metrics(), "driftd_labels_joined_total")
         assert joined == {(("model", "churn"),): 100.0}

@@ -87,7 +87,7 @@ def test_every_panel_query_returns_data(stack: Any, kafka_broker: Any) -> None:
 
     # 1. three windows judged (the last closes when the model goes idle) and scraped
     wait_for(lambda: prometheus.query(f'driftd_windows_closed_total{{model="{MODEL}"}} >= 3'), 90,
-             f"3 windows closed, scraped by Prometheus\n{daemon.tail()}\n{prometheus.tail()}")
+             lambda: f"3 windows closed, scraped by Prometheus\n{daemon.tail()}\n{prometheus.tail()}")
     # 2. an event for the first (closed) window: counted late
     late = {"model": MODEL, "prediction_id": "late-1", "timestamp": START + 60, "prediction": 0.5,
             "features": {"age": 40.0, "tenure": 10.0, "monthly_charges": 30.0, "plan": "gold", "region": "north"}}

@@ -178,3 +178,24 @@ def test_typed_columns_equal_converting_the_raw_ones(rows, kinds_code):
             assert column.tolist() == categorical_column(expected).tolist()
         else:
             assert column == expected
+
+
+def test_part_and_poison_keep_every_message_once():
+    """Slicing a decoded batch and rejecting one of its records as internal_error loses and doubles nothing."""
+    from monitor.ingest.source import PartitionBatch
+
+    values = [b'{"model": "m", "timestamp": %d, "prediction": 1}' % t for t in range(6)]
+    values[2] = b"x"
+    out = Decoder("predictions", {}, {"m": ("x",)}).decode(values)
+    batch = PartitionBatch("t", 0, [10, 11, 12, 13, 14, 15], values, 16)
+    for start, stop in ((0, 6), (0, 3), (2, 3), (3, 6), (5, 6)):
+        part, rows = out.part(start, stop), batch.part(start, stop)
+        assert len(part.records) + len(part.rejections) == stop - start == len(rows.values)
+        assert rows.offsets == batch.offsets[start:stop] and rows.next_offset == rows.offsets[-1] + 1
+        assert part.records.timestamp.tolist() == [t for t in range(start, stop) if t != 2]
+    poisoned = out.reject(4, "internal_error", "RuntimeError: boom")
+    assert poisoned.records.timestamp.tolist() == [0, 1, 3, 5]
+    assert [(r.index, r.reason) for r in poisoned.rejections] == [(2, "not_json"), (4, "internal_error")]
+    again = poisoned.reject(2, "unreadable_batch", "ZstdError")  # a rejection's reason replaced, not added
+    assert [(r.index, r.reason) for r in again.rejections] == [(2, "unreadable_batch"), (4, "internal_error")]
+    assert len(again.records) == 4

@@ -13,7 +13,9 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.errors import CorruptRecordError
 from kafka.record.memory_records import MemoryRecords, MemoryRecordsBuilder
 
+from monitor.ingest import kafka_records
 from monitor.ingest.kafka_records import FastPartitionRecords, install, read_batch
+from monitor.ingest.source import UnreadableBatch
 
 TP = TopicPartition("events", 3)
 GZIP = 1
@@ -112,20 +114,40 @@ def test_log_append_time_uses_the_batch_max_timestamp() -> None:
     assert {r.timestamp for r in got} == {1_700_000_000_004} and got[0].timestamp_type == 1
 
 
-def test_a_corrupt_record_raises_like_kafka_python() -> None:
+def test_a_corrupt_record_makes_its_batch_one_stand_in_where_kafka_python_raises() -> None:
     buffer = bytearray(batch_bytes(json_events(3)))
     buffer[61] = 0x7E  # the first record's length varint, now 63: not what its fields take
-    for cls in (Fetcher.PartitionRecords, FastPartitionRecords):
-        parts = cls(0, TP, MemoryRecords(bytes(buffer)), check_crcs=False)
-        with pytest.raises(CorruptRecordError):
-            parts.take()
+    data = bytes(buffer) + batch_bytes(json_events(2, 3), offset=3)
+    with pytest.raises(CorruptRecordError):
+        Fetcher.PartitionRecords(0, TP, MemoryRecords(data), check_crcs=False).take()
+    parts = FastPartitionRecords(0, TP, MemoryRecords(data), check_crcs=False)
+    got = parts.take()
+    assert [r.offset for r in got] == [2, 3, 4] and parts.next_fetch_offset == 5
+    stand_in = got[0].value
+    assert isinstance(stand_in, UnreadableBatch) and "CorruptRecordError" in stand_in.detail
+    assert (stand_in.first_offset, stand_in.next_offset, stand_in.raw) == (0, 3, bytes(buffer))
+    assert [r.value for r in got[1:]] == [v for _, _, v, _ in json_events(2, 3)]
 
 
-def test_a_bad_crc_raises() -> None:
-    buffer = bytearray(batch_bytes(json_events(3)))
-    buffer[-1] ^= 0xFF
-    with pytest.raises(CorruptRecordError, match="crc"):
-        FastPartitionRecords(0, TP, MemoryRecords(bytes(buffer))).take()
+@pytest.mark.parametrize("fault", ["crc", "codec"])
+def test_an_unreadable_batch_between_good_ones_is_skipped(fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad CRC, or a payload its codec cannot decompress (as a broker stores what a broken producer sent)."""
+    import kafka.record.default_records as default_records
+
+    if fault == "crc":
+        middle = bytearray(batch_bytes(json_events(4, 2), offset=2))
+        middle[-1] ^= 0xFF
+    else:
+        monkeypatch.setattr(default_records, "gzip_encode", lambda data: b"\x1f\x8bnot gzip at all")
+        middle = bytearray(batch_bytes(json_events(4, 2), offset=2, compression=GZIP))
+        monkeypatch.undo()
+    data = batch_bytes(json_events(2)) + bytes(middle) + batch_bytes(json_events(3, 6), offset=6)
+    before = kafka_records.unreadable_batches
+    parts = FastPartitionRecords(0, TP, MemoryRecords(data))
+    got = parts.take()
+    assert [r.offset for r in got] == [0, 1, 5, 6, 7, 8] and parts.next_fetch_offset == 9
+    assert [type(r.value) for r in got].count(UnreadableBatch) == 1 and isinstance(got[2].value, UnreadableBatch)
+    assert kafka_records.unreadable_batches == before + 1
 
 
 def test_control_batches_are_skipped_and_move_the_position() -> None:
