@@ -202,7 +202,7 @@ class Daemon:
                             webhooks=self.config.webhooks)
         self._start_dispatcher()
         self.http = HttpServer(self.config.server.host, self.config.server.port, self.registry,
-                               healthy=self.healthy, ready=self.ready)
+                               healthy=self.healthy, ready=self.ready, web=self.config.server.web_config)
         self.http.start()
         source_class, dead_letters_class = _kafka_client(self.kafka.client)
         if self.kafka.dead_letter_topic:

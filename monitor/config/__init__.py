@@ -14,7 +14,8 @@ This package imports only the standard library, PyYAML and (lazily) ``sqlalchemy
 so ``driftd check`` stays fast. Its modules, in the order data flows through them:
 ``masking`` (values never shown), ``model`` (constants and frozen dataclasses), ``expand``
 (``${VAR}``), ``convert`` (one value), ``section`` (one mapping), ``parser`` (the top-level
-sections), ``models`` (the models section); this file reads YAML and runs ``driftd check``.
+sections), ``models`` (the models section), ``web`` (the exporter-toolkit file of
+``server.web_config``); this file reads YAML and runs ``driftd check``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from monitor.config.model import (
     STATISTICS, TASKS, TOPIC_FIELDS,
     WEBHOOK_FORMATS as WEBHOOK_FORMATS,
     AlertsConfig, Bound, Config, DriftConfig, FeatureConfig, FieldsConfig, KafkaConfig, LimitsConfig, ModelConfig,
-    PerformanceConfig, ReferenceConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig, WindowConfig,
+    PerformanceConfig, ReferenceConfig, ServerConfig, StorageConfig, TlsServerConfig, TopicsConfig, WebConfig,
+    WebhookConfig, WindowConfig,
 )
 from monitor.config.parser import _Parser
 from monitor.errors import ConfigError
@@ -49,7 +51,7 @@ __all__ = [
     "DEFAULT_METRICS", "METRICS_BY_TASK", "PVALUE_STATISTICS", "STATISTICS", "TASKS", "TOPIC_FIELDS",
     "Bound", "Config", "DriftConfig", "FeatureConfig", "FieldsConfig", "FrozenMap", "KafkaConfig",
     "LimitsConfig", "ModelConfig", "PerformanceConfig", "ReferenceConfig", "Secret", "ServerConfig",
-    "StorageConfig", "TopicsConfig", "WebhookConfig", "WindowConfig", "AlertsConfig",
+    "StorageConfig", "TlsServerConfig", "TopicsConfig", "WebConfig", "WebhookConfig", "WindowConfig", "AlertsConfig",
     "check_files", "check_main", "load_config", "parse_config", "redact",
 ]
 

@@ -105,12 +105,48 @@ class StorageConfig:
         return f"StorageConfig(url={url!r}, echo={self.echo!r}, checkpoint_interval_s={self.checkpoint_interval_s!r})"
 
 
+CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+"""``tls_server_config.client_auth_type`` values driftd serves (exporter-toolkit's names, Go's ``tls.ClientAuthType``)."""
+TLS_VERSIONS = ("TLS12", "TLS13")
+WEB_HEADERS: dict[str, tuple[str, ...]] = {
+    "Strict-Transport-Security": (), "X-Content-Type-Options": ("nosniff",), "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": (), "Content-Security-Policy": (),
+}
+"""``http_server_config.headers`` a web configuration file may set: name -> allowed values (empty: any), as exporter-toolkit."""
+
+
+@dataclass(frozen=True)
+class TlsServerConfig:
+    """``tls_server_config`` of a web configuration file; paths are absolute (resolved against the file's folder)."""
+
+    cert_file: Path
+    key_file: Path
+    client_auth_type: str = "NoClientCert"
+    client_ca_file: Path | None = None
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """An exporter-toolkit web configuration file (``server.web_config``): TLS, basic auth users, response headers.
+
+    ``users`` maps a user name to its bcrypt hash (no users: no basic auth); no ``tls``: plain HTTP.
+    """
+
+    path: Path
+    tls: TlsServerConfig | None = None
+    users: Mapping[str, Secret] = field(default_factory=FrozenMap)
+    headers: Mapping[str, str] = field(default_factory=FrozenMap)
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    """Where ``/metrics``, ``/healthz`` and ``/readyz`` are served."""
+    """Where ``/metrics``, ``/healthz`` and ``/readyz`` are served, and who may read them (``web_config``)."""
 
     host: str = "0.0.0.0"
     port: int = 9108
+    web_config: WebConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from monitor.config.expand import _UNSET
 from monitor.config.masking import FrozenMap, _mask_like, _Masked, _MaskedStr, _plain, redact
 from monitor.config.model import (
     KAFKA_CLIENTS, SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS, Config,
-    FieldsConfig, KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebhookConfig,
+    FieldsConfig, KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebConfig, WebhookConfig,
 )
 from monitor.config.durations import format_duration
 from monitor.config.models import _ModelsParser
 from monitor.config.section import _convert_at, _Section
+from monitor.config.web import read_web_config
 
 _KAFKA_KEYS = tuple(name for name in KafkaConfig.__dataclass_fields__)
 _WEBHOOK_KEYS = ("url", "secret", "timeout", "max_attempts", "format", "headers", "params", "retry_initial",
@@ -42,9 +43,10 @@ class _Parser:
         webhooks = self.webhooks(top)
         kafka = self.kafka(top.child("kafka", _KAFKA_KEYS, ("bootstrap_servers", "topics")))
         storage = self.storage(top.child("storage", ("url", "echo", "checkpoint_interval")))
-        server_section = top.child("server", ("host", "port"))
+        server_section = top.child("server", ("host", "port", "web_config"))
         server = ServerConfig(server_section.get("host", _text, "0.0.0.0"),
-                              server_section.get("port", _integer(1, 65535, "a port number from 1 to 65535"), 9108))
+                              server_section.get("port", _integer(1, 65535, "a port number from 1 to 65535"), 9108),
+                              self.web_config(server_section))
         limits = self.limits(top.child("limits", tuple(LimitsConfig.__dataclass_fields__)))
         models = _ModelsParser(self.problems, self.base_dir, self.webhook_names).models(top)
         return Config(source, kafka, storage, server, limits, models, FrozenMap(webhooks))
@@ -134,6 +136,18 @@ class _Parser:
     def file(self, sec: _Section, key: str) -> str | None:
         text = sec.get(key, _text)
         return None if text is None else _mask_like(text, str(_resolve_path(text, self.base_dir)))
+
+    def web_config(self, sec: _Section) -> WebConfig | None:
+        """``server.web_config``: the exporter-toolkit file is read now, so a bad one stops ``check`` and ``run``."""
+        text = sec.get("web_config", _text)
+        if text is None:
+            return None
+        path = _resolve_path(text, self.base_dir)
+        web, problems = read_web_config(path)
+        shown = redact(path) if isinstance(text, _Masked) else str(path)
+        for key, message in problems:
+            sec.add("web_config", f"{shown}: {key}: {message}" if key else f"{shown}: {message}")
+        return web
 
     # -- storage, limits, webhooks --
 

@@ -16,17 +16,23 @@ READY_TIMEOUT_S = 30.0
 
 
 class PrometheusServer:
-    """``prometheus`` (the Debian package's binary) on 127.0.0.1:``port``, storage in ``workdir``, stopped by pid."""
+    """``prometheus`` (the Debian package's binary) on 127.0.0.1:``port``, storage in ``workdir``, stopped by pid.
 
-    def __init__(self, workdir: Path, port: int, scrape_target: str, rule_files: list[Path]) -> None:
+    It scrapes ``scrape_target`` as job ``driftd``, or, when given, the jobs of ``scrape_configs``.
+    """
+
+    def __init__(self, workdir: Path, port: int, scrape_target: str, rule_files: list[Path],
+                 scrape_configs: list[dict[str, Any]] | None = None) -> None:
         self.workdir = workdir
         self.port = port
         self.config = workdir / "prometheus.yml"
         self.log_path = workdir / "prometheus.log"
+        if scrape_configs is None:
+            scrape_configs = [{"job_name": "driftd", "static_configs": [{"targets": [scrape_target]}]}]
         self.config.write_text(json.dumps({  # JSON is YAML
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(p) for p in rule_files],
-            "scrape_configs": [{"job_name": "driftd", "static_configs": [{"targets": [scrape_target]}]}],
+            "scrape_configs": scrape_configs,
         }, indent=2))
         self.proc: subprocess.Popen[bytes] | None = None
 
