@@ -10,11 +10,13 @@
    reaches this process only and everything stops in order; then sends churn traffic in real
    time, whose inputs drift after ``drift_after_s``, with half the labels a little later;
 5. prints each window as the store gets it, and each webhook as it arrives;
-6. on Ctrl-C, SIGTERM, SIGHUP or after ``duration_s``: stops the producer, the daemon (SIGTERM,
-   it drains and checkpoints), the receiver and the broker, each by its own pid, and sums up.
+6. on Ctrl-C, SIGTERM, SIGHUP, stdout closing or after ``duration_s``: stops the producer, the
+   daemon (SIGTERM, it drains and checkpoints), the receiver and the broker, each by its own pid
+   (SIGKILL to its process group if it has not exited within ``STOP_WAIT_S``, or at once after a
+   second signal), and only then prints and sums up: a closed stdout never keeps a part running.
 
 The work directory keeps the config, the store and the logs, so ``driftd status -c`` still works
-afterwards; ``demo.json`` there names the pids that were started.
+afterwards; ``demo.json`` there names the pids that were started and what was stopped.
 
 The parts, one job each: :mod:`~monitor.demo.settings` (options, fixed settings, the error),
 :mod:`~monitor.demo.processes` (broker and daemon subprocesses), :mod:`~monitor.demo.receiver`

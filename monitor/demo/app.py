@@ -8,6 +8,7 @@ import os
 import queue
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -29,9 +30,10 @@ class Demo:
     def __init__(self, options: DemoOptions, broker_binary: str, out: TextIO) -> None:
         self.options = options
         self.broker_binary = broker_binary
-        self.console = Console(out)
+        self.console = Console(out, self._output_closed)
         self.stopping = threading.Event()
-        self.hurry = threading.Event()  # a second Ctrl-C: do not wait for pending webhooks
+        self.hurry = threading.Event()  # a second signal: no waiting for webhooks, a part still running is killed
+        self.signals: list[int] = []  # those received, in order
         self.workdir = prepare_workdir(options.workdir)
         self.broker: Child | None = None
         self.daemon: Child | None = None
@@ -46,6 +48,24 @@ class Demo:
     def _record(self, **items: Any) -> None:
         self.state.update(items)
         (self.workdir / "demo.json").write_text(json.dumps(self.state, indent=2) + "\n")
+
+    def _note(self, **items: Any) -> None:
+        """:meth:`_record` during the shutdown, where a full disk must not keep a part running."""
+        try:
+            self._record(**items)
+        except OSError:
+            pass
+
+    def asked(self, signum: int) -> None:
+        """A signal arrived (SIGINT, SIGTERM, SIGHUP): the first stops the demo, any later one hurries it."""
+        self.signals.append(signum)
+        if len(self.signals) > 1:
+            self.hurry.set()
+        self.stopping.set()
+
+    def _output_closed(self) -> None:
+        """Stdout is gone (the pipe's reader exited, the terminal closed): stop, as if asked."""
+        self.stopping.set()
 
     def run(self) -> int:
         """Steps 1-5, then the summary; the caller always calls :meth:`shutdown`."""
@@ -141,8 +161,14 @@ class Demo:
             self.stopping.set()
 
     def shutdown(self) -> None:
-        """Step 6: stop what was started, newest first, each by its own handle; then the summary."""
+        """Step 6: stop what was started, newest first, each by its own pid; only then print (stdout may be gone).
+
+        Nothing here prints or raises before every part is stopped: a part failing to stop is
+        reported and the next one is stopped all the same. What was stopped also goes to
+        ``demo.json``, for when there is no terminal left to read it on.
+        """
         self.stopping.set()
+        self._note(stopping_at=time.time())
         stopped: list[str] = []
 
         def step(name: str, stop: Callable[[], object]) -> None:  # one part failing to stop never keeps the next
@@ -153,26 +179,36 @@ class Demo:
                 return
             stopped.append(f"{name} ({result})" if isinstance(result, str) else name)
 
-        if self.traffic is not None:
-            step("traffic", self.traffic.stop)
-        if self.daemon is not None:
-            self._let_deliveries_finish()
-            step("daemon", self._stop_daemon)
-        if self.receiver is not None:
-            step("receiver", self.receiver.stop)
-        if self.store is not None:
-            self._print_news()  # the daemon's final checkpoint may have closed one more window
-        if self.broker is not None:
-            step("broker", self.broker.stop)
-        if stopped:
-            self.console.say("", "Stopped: " + ", ".join(stopped) + ".")
-        if self.store is not None:
-            self._summary()
-            self.store.close()
+        traffic, daemon, receiver, broker = self.traffic, self.daemon, self.receiver, self.broker
+        try:
+            if traffic is not None:
+                step("traffic", lambda: traffic.stop(self.hurry))
+            if daemon is not None:
+                try:
+                    self._let_deliveries_finish()
+                except Exception:  # noqa: BLE001 - the store failing here must not keep the daemon running
+                    pass
+                step("daemon", self._stop_daemon)
+            if receiver is not None:
+                step("receiver", receiver.stop)
+            if broker is not None:
+                step("broker", lambda: broker.stop(hurry=self.hurry))
+        finally:
+            self._note(stopped=stopped, failure=self.failure)
+            try:
+                if self.store is not None:
+                    self._print_news()  # the daemon's final checkpoint may have closed one more window
+                if stopped:
+                    self.console.say("", "Stopped: " + ", ".join(stopped) + ".")
+                if self.store is not None:
+                    self._summary()
+            finally:
+                if self.store is not None:
+                    self.store.close()
 
     def _stop_daemon(self) -> str:
         assert self.daemon is not None
-        code = self.daemon.stop()
+        code = self.daemon.stop(hurry=self.hurry)
         return f"exit {code}" if code >= 0 or self.traffic is not None else "while it was starting"
 
     def _let_deliveries_finish(self, wait_s: float = DELIVERY_WAIT_S) -> None:
@@ -217,28 +253,71 @@ class Demo:
             f"Kept in {self.workdir}; see it again with: {driftd_command()} status -c {self.workdir / 'driftd.yaml'}")
 
 
-def _handle_signals(demo: Demo) -> dict[int, Any]:
-    """SIGINT, SIGTERM and SIGHUP ask the demo to stop (a second one: without waiting for webhooks)."""
-    def ask(signum: int, _frame: object) -> None:
-        if demo.stopping.is_set():
-            demo.hurry.set()
-        demo.stopping.set()
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP go to :meth:`Demo.asked`, from a thread of their own.
 
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        previous[sig] = signal.signal(sig, ask)
-    return previous
+    The Python-level handlers do nothing: the interpreter's C handler writes each signal's number
+    to a socket (:func:`signal.set_wakeup_fd`) and a thread reads it and calls ``on_signal``. So no
+    lock is taken in a signal handler (setting an Event there deadlocks if the main thread was
+    interrupted inside that Event's wait, as it mostly is during the shutdown), and a signal is
+    acted on even while the main thread is blocked.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, on_signal: Callable[[int], None]) -> None:
+        self.on_signal = on_signal
+        self.reader, self.writer = socket.socketpair()
+        self.writer.setblocking(False)
+        self.previous: dict[int, Any] = {}
+        self.previous_fd: int | None = None
+        self.thread = threading.Thread(target=self._watch, name="demo-signals", daemon=True)
+
+    def __enter__(self) -> "_Signals":
+        self.thread.start()
+        try:
+            self.previous_fd = signal.set_wakeup_fd(self.writer.fileno(), warn_on_full_buffer=False)
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, _noted)
+        except BaseException:  # ValueError: not the main thread; put back what was changed
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if self.previous_fd is not None:
+            signal.set_wakeup_fd(self.previous_fd)
+        self.writer.close()  # the watcher reads the end of the stream and returns
+        self.thread.join(timeout=5)
+        self.reader.close()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                data = self.reader.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum in self.SIGNALS:
+                    self.on_signal(signum)
+
+
+def _noted(signum: int, frame: object) -> None:
+    """The Python-level handler: nothing (the wakeup socket carries the signal to the watcher thread)."""
 
 
 def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
-    """Run the demo until ``options.duration_s`` or a signal; return the exit code (0: stopped as asked)."""
+    """Run the demo until ``options.duration_s``, a signal or stdout closing; return the exit code.
+
+    0: stopped as asked (the duration, SIGINT, SIGTERM, SIGHUP, the output closed); 1: a part failed.
+    """
     demo = Demo(options, find_broker(), out or sys.stdout)  # a missing broker fails before anything is made
-    previous = _handle_signals(demo)
-    try:
-        return demo.run()
-    finally:
+    with _Signals(demo.asked):
         try:
-            demo.shutdown()
+            return demo.run()
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            demo.shutdown()

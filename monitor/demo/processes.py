@@ -51,14 +51,26 @@ class Child:
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, wait_s: float = STOP_WAIT_S) -> int:
-        """SIGTERM, wait, SIGKILL if it did not exit; return its exit code (negative: the signal that ended it)."""
+    def stop(self, wait_s: float = STOP_WAIT_S, hurry: threading.Event | None = None) -> int:
+        """SIGTERM, wait up to ``wait_s`` (less once ``hurry`` is set), then SIGKILL; return its exit code.
+
+        The exit code is negative when a signal ended it. SIGKILL goes to the child's process group
+        (its own session, whose id is its pid), so what it started goes too: the pid is still ours
+        then, as the child is not reaped before :meth:`subprocess.Popen.poll` sees it exit.
+        """
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=wait_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            deadline = time.monotonic() + wait_s
+            while self.proc.poll() is None and time.monotonic() < deadline and not (hurry and hurry.is_set()):
+                if hurry is not None:
+                    hurry.wait(0.05)
+                else:
+                    time.sleep(0.05)
+            if self.proc.poll() is None:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except OSError:  # pragma: no cover - not while it is unreaped; the pid alone, then
+                    self.proc.kill()
                 self.proc.wait(timeout=wait_s)
         return int(self.proc.returncode)
 

