@@ -189,9 +189,10 @@ def test_ctrl_c_stops_everything_cleanly_long_before_the_duration(tmp_path):
         wait_for(lambda: "Traffic:" in out_path.read_text() or proc.poll() is not None, 120,
                  "the traffic to start")
         assert proc.poll() is None, out_path.read_text() + err_path.read_text()
-        time.sleep(2)
-        pids = started_pids(workdir)
-        assert all(alive(pid) for pid in pids.values())
+        def running() -> dict[str, int]:
+            pids = {name: pid for name, pid in demo_state(workdir).items() if name in ("broker_pid", "daemon_pid")}
+            return pids if len(pids) == 2 and all(alive(pid) for pid in pids.values()) else {}
+        pids = wait_for(running, 60, "the broker and the daemon running")
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
