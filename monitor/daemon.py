@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bisect
 import faulthandler
-import os
 import logging
+import os
 import queue
 import signal
 import threading
@@ -42,6 +42,7 @@ from monitor.windows.tumbling import CountWindows, TimeWindows
 log = logging.getLogger(__name__)
 
 _RESTORED_WINDOWS = 50
+"""How many of a model's newest windows are read back on start to re-export its gauges."""
 _POISON_DETAIL = 500
 """Characters of an exception's text kept with a message rejected as internal_error."""
 _WITH_ERROR = ("internal_error", "unreadable_batch")
@@ -49,7 +50,6 @@ _WITH_ERROR = ("internal_error", "unreadable_batch")
 _FAIL_ON = "DRIFTD_TEST_FAIL_ON_PREDICTION_ID"
 """Tests only: processing a batch holding one of these (comma-separated) prediction ids raises, after the
 batch was fed, so that its effects must be rolled back (tests/daemon/test_faults.py)."""
-"""How many of a model's newest windows are read back on start to re-export its gauges."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,9 @@ class Isolation:
 
     A batch that raised is rolled back to the last checkpoint and read again; its offsets are a
     *suspect* range, fed in halves (:meth:`Daemon._bisect`). The message that raises alone is
-    *poisoned*: read again, it is rejected as ``internal_error``. ``counted`` is, per partition, the offset after the
-    last message whose metrics and dead letter were emitted, so reading again counts nothing twice.
+    *poisoned*: read again, it is rejected as ``internal_error``. ``counted`` is, per partition, the
+    offset after the last message whose metrics and dead letter were emitted, so reading again
+    counts nothing twice.
     """
 
     def __init__(self) -> None:
@@ -330,6 +331,7 @@ class Daemon:
         while start < len(batch.offsets):
             suspect = self.isolation.suspects.get(key)
             if suspect is None or batch.offsets[start] >= suspect[1]:
+                self.isolation.suspects.pop(key, None)  # past it (compaction can leave a range empty)
                 self._guarded(batch.part(start, len(batch.offsets)), decoded.part(start, len(batch.offsets)))
                 return
             lo, hi = suspect

@@ -149,6 +149,8 @@ class ConfluentSource(SourceBase):
         super().__init__(config, topics, on_assign, on_revoke, clock)
         self._max_records = config.max_poll_records
         self._config = config
+        self._stale_unreadable: set[Partition] = set()
+        """Partitions whose skipped unreadable batch librdkafka reported again: assigned again after the poll."""
         self._owned: tuple[Partition, ...] = ()
         """The assignment, replaced whole by the callbacks: read by other threads (readiness) without librdkafka."""
         self._positions: dict[Partition, int | None] = {}
@@ -224,6 +226,10 @@ class ConfluentSource(SourceBase):
                                           {} if skipped is None or offsets[-1] + 1 != skipped.next_offset
                                           else {len(offsets) - 1: skipped}))
             self._positions[key] = offsets[-1] + 1
+        if stand_ins or self._stale_unreadable:  # after the batches: every position is where poll has got to
+            # an assignment, unlike a seek, also drops what librdkafka fetched at the batch (it reports it again)
+            self._stale_unreadable.clear()
+            self._reassign({})
         if out_of_range:  # after the batches: what came before the error is good
             self._resume_out_of_range(out_of_range)
         return batches
@@ -232,8 +238,8 @@ class ConfluentSource(SourceBase):
                          groups: dict[Partition, tuple[list[int], list[bytes | None]]]) -> dict[Partition, UnreadableBatch]:
         """Step over each record batch librdkafka could not read (it fails on it again at every fetch).
 
-        kafka-python's reader, asked for the batch, says where it ends; the partition seeks there, and the
-        batch stands in its batch as one message at its last offset. A batch kafka-python reads well
+        kafka-python's reader, asked for the batch, says where it ends; the batch stands in its poll's batch
+        as one message at its last offset, and :meth:`poll` assigns the partition again from there. A batch kafka-python reads well
         (a codec librdkafka lacks) is not skipped: the error is logged and the partition waits.
         """
         from monitor.ingest.kafka_python import read_unreadable  # it reads the one batch librdkafka cannot
@@ -241,9 +247,16 @@ class ConfluentSource(SourceBase):
         out: dict[Partition, UnreadableBatch] = {}
         for key, offset in unreadable.items():
             expected = self._positions.get(key)
-            if key not in self._positions or (expected is not None and offset < expected) or key in out:
+            if key not in self._positions:
                 continue
-            skipped = read_unreadable(self._config, key[0], key[1], offset)
+            if expected is not None and offset < expected:  # skipped already: the fetcher is still on it
+                self._stale_unreadable.add(key)
+                continue
+            try:
+                skipped = read_unreadable(self._config, key[0], key[1], offset)
+            except KafkaSourceError as exc:  # tried again at the next fetch, which fails on the batch again
+                log.warning("cannot find the end of the unreadable batch at %s:%d@%d: %s", *key, offset, exc)
+                continue
             if skipped is None:
                 held = self._error_log.release()
                 if held is not None:
@@ -254,11 +267,6 @@ class ConfluentSource(SourceBase):
             group[0].append(skipped.next_offset - 1)
             group[1].append(b"")
             out[key] = skipped
-            try:
-                self._consumer.seek(TopicPartition(key[0], key[1], skipped.next_offset))
-            except KafkaException:
-                self._positions[key] = skipped.next_offset
-                self._reassign({})
         return out
 
     def _rewind(self) -> None:

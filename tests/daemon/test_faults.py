@@ -140,6 +140,11 @@ def consumed(daemon: DaemonProcess) -> float:
     return sum(metric_values(daemon.metrics(), "driftd_events_consumed_total").values())
 
 
+def rejected_by_reason(metrics: str) -> dict[str, float]:
+    """driftd_events_rejected_total by reason (one topic), from /metrics text."""
+    return {dict(k)["reason"]: v for k, v in metric_values(metrics, "driftd_events_rejected_total").items()}
+
+
 def assigned(daemon: DaemonProcess, topic: str) -> set[int]:
     """The partitions of the topic in the daemon's newest assignment, as its log says."""
     lines = [line for line in daemon.tail(400).splitlines() if "partitions assigned" in line]
@@ -216,8 +221,7 @@ def test_hostile_messages_are_counted_by_reason_and_never_stall(kafka_broker, tm
     try:
         daemon.wait_ready(90)
         wait_for(lambda: stored_counts(store_url) == per_window(good), 120, lambda: f"all valid events counted\n{daemon.tail()}")
-        rejected = metric_values(daemon.metrics(), "driftd_events_rejected_total")
-        assert {dict(k)["reason"]: v for k, v in rejected.items()} == expected_rejected
+        assert rejected_by_reason(daemon.metrics()) == expected_rejected
         consumed = metric_values(daemon.metrics(), "driftd_events_consumed_total")
         assert consumed == {(("topic", topic),): float(len(values))}
         assert sum(metric_values(daemon.metrics(), "driftd_events_late_total").values()) == 0
@@ -246,7 +250,7 @@ def test_a_message_whose_processing_raises_is_isolated_and_the_partition_goes_on
         wait_for(lambda: stored_counts(store_url) == per_window(good), 120,
                  lambda: f"every other event counted once\n{daemon.stacks()}")
         text = daemon.metrics()
-        rejected = {dict(k)["reason"]: v for k, v in metric_values(text, "driftd_events_rejected_total").items()}
+        rejected = rejected_by_reason(text)
         assert rejected == {"internal_error": 2}
         assert metric_values(text, "driftd_events_consumed_total") == {(("topic", topic),): float(len(messages))}
         assert sum(metric_values(text, "driftd_events_late_total").values()) == 0
@@ -301,7 +305,7 @@ def test_a_batch_the_client_cannot_read_is_skipped_counted_and_dead_lettered(kaf
         wait_for(lambda: stored_counts(store_url) == per_window(good), 120,
                  lambda: f"every readable event counted once\n{daemon.stacks()}")
         text = daemon.metrics()
-        rejected = {dict(k)["reason"]: v for k, v in metric_values(text, "driftd_events_rejected_total").items()}
+        rejected = rejected_by_reason(text)
         assert rejected == {"unreadable_batch": 1}
         assert metric_values(text, "driftd_events_consumed_total") == {(("topic", topic),): float(len(good) + 1)}
         [letter] = kafka_broker.read(dlq, 1)
