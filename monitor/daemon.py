@@ -614,14 +614,18 @@ class Daemon:
         fields = self.kafka.fields
         limit = self.config.limits.max_message_bytes
         topics = self.kafka.topics
+        units = self.kafka.timestamp_unit
         self.topic_kinds = {topics.predictions: PREDICTIONS}
-        self.decoders = {PREDICTIONS: Decoder(PREDICTIONS, dict(fields.predictions), names, limit, **typed)}
+        self.decoders = {PREDICTIONS: Decoder(PREDICTIONS, dict(fields.predictions), names, limit, **typed,
+                                              timestamp_unit=units.get(PREDICTIONS, "seconds"))}
         if topics.features:
             self.topic_kinds[topics.features] = FEATURES
-            self.decoders[FEATURES] = Decoder(FEATURES, dict(fields.features), names, limit, **typed)
+            self.decoders[FEATURES] = Decoder(FEATURES, dict(fields.features), names, limit, **typed,
+                                              timestamp_unit=units.get(FEATURES, "seconds"))
         if topics.labels:
             self.topic_kinds[topics.labels] = LABELS
-            self.decoders[LABELS] = Decoder(LABELS, dict(fields.labels), names, limit, **typed)
+            self.decoders[LABELS] = Decoder(LABELS, dict(fields.labels), names, limit, **typed,
+                                            timestamp_unit=units.get(LABELS, "seconds"))
         if self.decoding is not None:
             self.decoding.configure(self.decoders)
 

@@ -66,6 +66,10 @@ class FieldsConfig:
     labels: Mapping[str, str] = field(default_factory=FrozenMap)
 
 
+TIMESTAMP_UNITS = {"seconds": 1.0, "milliseconds": 1e3, "microseconds": 1e6, "nanoseconds": 1e9}
+"""``kafka.timestamp_unit`` values: how many of the unit make a second (a numeric timestamp is divided by it)."""
+
+
 @dataclass(frozen=True)
 class KafkaConfig:
     """How to consume the topics of docs/input.md."""
@@ -84,6 +88,8 @@ class KafkaConfig:
     sasl_plain_username: str | None = None
     sasl_plain_password: Secret | None = None
     fields: FieldsConfig = field(default_factory=FieldsConfig)
+    timestamp_unit: Mapping[str, str] = field(default_factory=FrozenMap)
+    """Per topic kind (predictions, features, labels), the unit of a numeric ``timestamp``; absent: seconds."""
     session_timeout_ms: int = 10000
     max_poll_records: int = 5000
     client: str = "kafka-python"

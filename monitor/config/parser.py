@@ -15,8 +15,8 @@ from monitor.config.convert import (
 from monitor.config.expand import _UNSET
 from monitor.config.masking import FrozenMap, _mask_like, _Masked, _MaskedStr, _plain, redact
 from monitor.config.model import (
-    KAFKA_CLIENTS, SASL_MECHANISMS, SECURITY_PROTOCOLS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS, Config,
-    FieldsConfig, KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebConfig, WebhookConfig,
+    KAFKA_CLIENTS, SASL_MECHANISMS, SECURITY_PROTOCOLS, TIMESTAMP_UNITS, TOPIC_FIELDS, WEBHOOK_FORMATS, WEBHOOK_PARAMS,
+    Config, FieldsConfig, KafkaConfig, LimitsConfig, ServerConfig, StorageConfig, TopicsConfig, WebConfig, WebhookConfig,
 )
 from monitor.config.durations import format_duration
 from monitor.config.models import _ModelsParser
@@ -81,6 +81,7 @@ class _Parser:
             sasl_plain_username=sec.get("sasl_plain_username", _text),
             sasl_plain_password=sec.get("sasl_plain_password", _secret),
             fields=self.fields(sec.child("fields", tuple(TOPIC_FIELDS))),
+            timestamp_unit=self.timestamp_units(sec.child("timestamp_unit", tuple(TOPIC_FIELDS))),
             session_timeout_ms=sec.get("session_timeout_ms", _count, 10000),
             max_poll_records=sec.get("max_poll_records", _count, 5000),
             client=sec.get("client", _choice(KAFKA_CLIENTS, "Kafka client"), "kafka-python"),
@@ -112,6 +113,12 @@ class _Parser:
             for key in ("sasl_plain_username", "sasl_plain_password"):
                 if not sec.has(key) and key not in sec.bad:
                     sec.add(key, f"required when sasl_mechanism is {_plain(mechanism)}")
+
+    @staticmethod
+    def timestamp_units(sec: _Section) -> FrozenMap[str, str]:
+        """``kafka.timestamp_unit``: per topic kind, the unit of numeric timestamps (seconds unless given)."""
+        unit = _choice(tuple(TIMESTAMP_UNITS), "timestamp unit")
+        return FrozenMap({kind: sec.get(kind, unit, "seconds") for kind in TOPIC_FIELDS})
 
     def fields(self, sec: _Section) -> FieldsConfig:
         renames: dict[str, FrozenMap[str, str]] = {}

@@ -23,6 +23,7 @@ import msgspec
 import numpy as np
 from msgspec.structs import astuple
 
+from monitor.config.model import TIMESTAMP_UNITS
 from monitor.ingest.columns import categorical_column, numeric_column
 
 PREDICTIONS, FEATURES, LABELS, MIXED = "predictions", "features", "labels", "mixed"
@@ -183,15 +184,20 @@ class Decoder:
 
     def __init__(self, kind: str, fields: Mapping[str, str], models: Mapping[str, Sequence[str] | None],
                  max_message_bytes: int = 1_048_576, label_field: str = "label",
-                 kinds: Mapping[str, str] | None = None, max_value_length: int = 1024) -> None:
+                 kinds: Mapping[str, str] | None = None, max_value_length: int = 1024,
+                 timestamp_unit: str = "seconds") -> None:
         if kind not in KINDS:
             raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        if timestamp_unit not in TIMESTAMP_UNITS:
+            raise ValueError(f"timestamp_unit: expected one of {', '.join(TIMESTAMP_UNITS)}, got {timestamp_unit!r}")
         unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
         if unknown:
             raise ValueError(f"fields: unknown contract fields {unknown}; valid: {', '.join(CONTRACT_FIELDS)}")
         self._args = (kind, dict(fields), dict(models), max_message_bytes, label_field, dict(kinds or {}),
-                      max_value_length)
+                      max_value_length, timestamp_unit)
         self.max_value_length = max_value_length
+        self.timestamp_unit = timestamp_unit
+        self._per_second = TIMESTAMP_UNITS[timestamp_unit]
         self.kind = kind
         self.models = dict(models)
         self.max_message_bytes = max_message_bytes
@@ -316,7 +322,7 @@ class Decoder:
         kind = self._kinds(n, prediction, label, features)
         absent = {name: _absent(col) for name, col in
                   (("model", model), ("prediction", prediction), ("label", label), ("prediction_id", pid))}
-        stamps, bad_stamp, stamp_absent = _timestamps(list(map(_GET["timestamp"], events)))
+        stamps, bad_stamp, stamp_absent = _timestamps(list(map(_GET["timestamp"], events)), self._per_second)
         absent["timestamp"] = stamp_absent
         missing = np.zeros(n, dtype=bool)
         for kind_name, required in _REQUIRED.items():
@@ -418,8 +424,9 @@ class Decoder:
             return Rejection(position, "missing_field", f"missing required field(s): {', '.join(missing)}")
         if unknown:
             return Rejection(position, "unknown_model", f"model {event.model!r} is not configured")
-        return Rejection(position, "bad_timestamp", f"timestamp {event.timestamp!r}: expected Unix seconds "
-                                                    "(years 1 to 9998) or an RFC 3339 string with an offset")
+        return Rejection(position, "bad_timestamp", f"timestamp {event.timestamp!r}: expected Unix "
+                                                    f"{self.timestamp_unit} (years 1 to 9998) or an RFC 3339 "
+                                                    "string with an offset")
 
 
 _GET = {name: attrgetter(name) for name in CONTRACT_FIELDS}
@@ -518,14 +525,16 @@ def _texts(column: np.ndarray) -> list[str | None]:
     return [None if v is None else str(v) for v in values]
 
 
-def _timestamps(raw: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unix seconds per event, with masks of bad and absent ones."""
+def _timestamps(raw: list[Any], per_second: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unix seconds per event (numbers are in units ``per_second`` of a second), with masks of bad and absent ones."""
     if set(map(type, raw)) <= {float}:  # numbers only (numpy would read "1" as 1.0 too: strings go one by one)
         stamps = np.array(raw, dtype=np.float64)
+        if per_second != 1.0:
+            stamps /= per_second
         absent = np.zeros(len(raw), dtype=bool)
     else:  # RFC 3339 strings or absent values among them: one by one
         absent = np.array([v is _UNSET or v is None for v in raw], dtype=bool)
-        parsed = [None if a else _timestamp(v) for v, a in zip(raw, absent)]
+        parsed = [None if a else _timestamp(v, per_second) for v, a in zip(raw, absent)]
         stamps = np.array([math.nan if v is None else v for v in parsed], dtype=np.float64)
     with np.errstate(invalid="ignore"):
         bad = ~((stamps >= MIN_TIMESTAMP) & (stamps <= MAX_TIMESTAMP)) & ~absent  # NaN and inf are out of range too
@@ -551,9 +560,9 @@ def _reason_of(message: str) -> str:
     return "bad_type"
 
 
-def _timestamp(value: Any) -> float | None:
+def _timestamp(value: Any, per_second: float = 1.0) -> float | None:
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value / per_second if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)

@@ -315,3 +315,27 @@ def test_a_batch_the_client_cannot_read_is_skipped_counted_and_dead_lettered(kaf
         assert daemon.terminate() == 0
     finally:
         daemon.kill()
+
+
+def test_a_topic_in_epoch_milliseconds_is_windowed_by_its_configured_unit(kafka_broker, tmp_path, store_url):
+    """kafka.timestamp_unit: what Java services log (epoch milliseconds) fills the same windows as seconds."""
+    suffix = uuid.uuid4().hex[:8]
+    topic = kafka_broker.create_topic(f"preds-{suffix}", partitions=2)
+    messages = events(4_000, seed=7)
+    in_ms = [{**m, "timestamp": round(m["timestamp"] * 1000)} for m in messages]
+    for p in range(2):
+        kafka_broker.produce(topic, [json.dumps(m).encode() for m in in_ms[p::2]], partition=p)
+    port = free_port()
+    config = write_config(tmp_path / "driftd.yaml", bootstrap=kafka_broker.bootstrap, topics={"predictions": topic},
+                          store_url=store_url, group=f"g-{suffix}", port=port, reference=reference(tmp_path / "ref.csv"),
+                          window="{size: 1h, allowed_lateness: 0s, min_events: 10, idle_close: 4s}",
+                          extra_kafka="  timestamp_unit: {predictions: milliseconds}")
+    daemon = DaemonProcess(config, tmp_path / "driftd.log", port).start()
+    try:
+        daemon.wait_ready(90)
+        wait_for(lambda: stored_counts(store_url) == per_window(messages), 120,
+                 lambda: f"windows of the milliseconds topic\n{daemon.tail()}")
+        assert rejected_by_reason(daemon.metrics()) == {}
+        assert daemon.terminate() == 0
+    finally:
+        daemon.kill()

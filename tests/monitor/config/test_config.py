@@ -694,7 +694,7 @@ def test_kafka_required_keys_and_values() -> None:
         "kafka.group": "unknown key 'group' (did you mean 'group_id'?); valid keys: " + ", ".join([
             "bootstrap_servers", "topics", "group_id", "dead_letter_topic", "start_from", "security_protocol",
             "ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password", "sasl_mechanism", "sasl_plain_username",
-            "sasl_plain_password", "fields", "session_timeout_ms", "max_poll_records", "client",
+            "sasl_plain_password", "fields", "timestamp_unit", "session_timeout_ms", "max_poll_records", "client",
             "decode_workers"]),
         "kafka.bootstrap_servers": "required key is missing",
         "kafka.topics.predictions": "required key is missing",
@@ -994,3 +994,20 @@ def test_checkpoint_interval() -> None:
     data["storage"] = {"checkpoint_interval": "often"}
     key, message = only_problem(data)
     assert key == "storage.checkpoint_interval" and "often" in message
+
+
+def test_kafka_timestamp_unit_per_topic() -> None:
+    data = full()
+    kafka = parse(data).kafka
+    assert kafka is not None and dict(kafka.timestamp_unit) == {k: "seconds" for k in ("predictions", "features",
+                                                                                       "labels")}
+    data["kafka"]["timestamp_unit"] = {"predictions": "milliseconds", "labels": "nanoseconds"}
+    kafka = parse(data).kafka
+    assert kafka is not None and dict(kafka.timestamp_unit) == {"predictions": "milliseconds", "features": "seconds",
+                                                                "labels": "nanoseconds"}
+    data["kafka"]["timestamp_unit"] = {"predictions": "millis", "events": "seconds"}
+    assert problems(data) == {
+        "kafka.timestamp_unit.events": "unknown key 'events'; valid keys: predictions, features, labels",
+        "kafka.timestamp_unit.predictions": "unknown timestamp unit 'millis' (did you mean 'milliseconds'?); "
+                                            "expected one of seconds, milliseconds, microseconds, nanoseconds",
+    }

@@ -199,3 +199,24 @@ def test_part_and_poison_keep_every_message_once():
     again = poisoned.reject(2, "unreadable_batch", "ZstdError")  # a rejection's reason replaced, not added
     assert [(r.index, r.reason) for r in again.rejections] == [(2, "unreadable_batch"), (4, "internal_error")]
     assert len(again.records) == 4
+
+
+@pytest.mark.parametrize("unit, per_second", [("seconds", 1), ("milliseconds", 10**3), ("microseconds", 10**6),
+                                              ("nanoseconds", 10**9)])
+def test_numeric_timestamps_are_read_in_the_topics_unit(unit: str, per_second: int):
+    import pickle
+
+    decoder = Decoder("predictions", {}, {"m": ("x",)}, timestamp_unit=unit)
+    second = 1_763_800_000
+    values = [b'{"model": "m", "timestamp": %d, "prediction": 1}' % (second * per_second + per_second // 4),
+              b'{"model": "m", "timestamp": "2025-11-22T08:26:40Z", "prediction": 1}',  # a string: as it is
+              b'{"model": "m", "timestamp": %d, "prediction": 1}' % (300_000_000_000 * per_second)]  # year 11476
+    for d in (decoder, pickle.loads(pickle.dumps(decoder))):  # as the decoding process gets it
+        out = d.decode(values)
+        assert out.records.timestamp.tolist() == pytest.approx([second + 0.25 * (per_second > 1), 1763800000.0])
+        assert [(r.index, r.reason) for r in out.rejections] == [(2, "bad_timestamp")]
+        assert unit in out.rejections[0].detail
+        numbers_only = d.decode([values[0]])  # the all-numbers path
+        assert numbers_only.records.timestamp.tolist() == pytest.approx([second + 0.25 * (per_second > 1)])
+    with pytest.raises(ValueError, match="timestamp_unit"):
+        Decoder("predictions", {}, {"m": ("x",)}, timestamp_unit="minutes")
