@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gzip
-import http.client
 import socket
 import threading
 
@@ -17,6 +16,7 @@ from monitor.export.http import HttpServer
 from monitor.export.metrics import Metrics
 from monitor.ingest.columns import PREDICTION
 from monitor.judge.results import FeatureResult, WindowResult
+from tests.fixtures.http import http_request
 
 CONTRACT_SERIES = {  # exposed sample name -> label names, docs/metrics.md
     "driftd_feature_drift": {"model", "feature", "statistic"},
@@ -74,13 +74,7 @@ def server(health):
 
 
 def request(srv, method, path, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-    try:
-        conn.request(method, path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
+    return http_request(srv.port, path, method, headers, timeout_s=5)
 
 
 def exercise(metrics):

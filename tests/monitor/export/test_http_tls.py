@@ -28,6 +28,7 @@ from monitor.export import http as http_module
 from monitor.export.http import BasicAuth, HttpServer
 from monitor.export.metrics import Metrics
 from tests.fixtures.certs import Certs, make_certs
+from tests.fixtures.http import http_request
 from tests.fixtures.kafka import free_port
 from tests.fixtures.paths import ROOT
 
@@ -87,17 +88,7 @@ def client_context(certs: Certs, cert: Path | None = None, key: Path | None = No
 
 def request(server: HttpServer, path: str = "/metrics", method: str = "GET", headers: dict[str, str] | None = None,
             context: ssl.SSLContext | None = None) -> tuple[int, dict[str, str], bytes]:
-    conn: http.client.HTTPConnection
-    if context is None:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    else:
-        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=context)
-    try:
-        conn.request(method, path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
+    return http_request(server.port, path, method, headers, context)
 
 
 def basic(user: str, password: str) -> dict[str, str]:
